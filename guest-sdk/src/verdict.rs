@@ -1,0 +1,141 @@
+//! What a policy answers.
+
+use serde::{Deserialize, Serialize};
+
+/// What the host should do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Decision {
+    /// The step passed: route `weight` percent of traffic to the canary.
+    Advance {
+        /// The canary's new weight (0..=100).
+        weight: u32,
+    },
+    /// Keep the current weight and analyse again after the interval.
+    Hold {
+        /// Shown in events and status.
+        reason: String,
+        /// True when the step failed and counts as a failed check.
+        failed: bool,
+    },
+    /// Analysis is complete and good: promote the canary.
+    Promote,
+    /// Abort the run and route all traffic back to the primary.
+    Rollback {
+        /// Shown in events and status.
+        reason: String,
+    },
+}
+
+impl Decision {
+    /// The decision's name as the journal and `--output text` print it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::Advance { .. } => "advance",
+            Decision::Hold { .. } => "hold",
+            Decision::Promote => "promote",
+            Decision::Rollback { .. } => "rollback",
+        }
+    }
+}
+
+/// How one metric fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Within bounds.
+    Pass,
+    /// Out of bounds or significantly worse than the baseline.
+    Fail,
+    /// No value to judge.
+    NoData,
+    /// Too little evidence either way.
+    Inconclusive,
+}
+
+/// A policy's judgement of one metric.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Judgement {
+    /// The metric's name.
+    pub metric: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// A short human explanation, e.g. `99.2 >= 99`.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// A policy's answer for one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    /// What to do.
+    pub decision: Decision,
+    /// Per-metric judgements; may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judgements: Vec<Judgement>,
+    /// An optional overall score on the policy's own scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+}
+
+impl Verdict {
+    /// Advance the canary to `weight`.
+    pub fn advance(weight: u32) -> Self {
+        Decision::Advance { weight }.into()
+    }
+
+    /// Hold without penalty, e.g. to wait for more samples.
+    pub fn wait(reason: impl Into<String>) -> Self {
+        Decision::Hold {
+            reason: reason.into(),
+            failed: false,
+        }
+        .into()
+    }
+
+    /// Hold and count a failed check.
+    pub fn fail(reason: impl Into<String>) -> Self {
+        Decision::Hold {
+            reason: reason.into(),
+            failed: true,
+        }
+        .into()
+    }
+
+    /// Promote the canary.
+    pub fn promote() -> Self {
+        Decision::Promote.into()
+    }
+
+    /// Roll the canary back.
+    pub fn rollback(reason: impl Into<String>) -> Self {
+        Decision::Rollback {
+            reason: reason.into(),
+        }
+        .into()
+    }
+
+    /// The same verdict with these judgements attached.
+    pub fn with_judgements(mut self, judgements: Vec<Judgement>) -> Self {
+        self.judgements = judgements;
+        self
+    }
+
+    /// The same verdict with a score attached.
+    pub fn with_score(mut self, score: f64) -> Self {
+        self.score = Some(score);
+        self
+    }
+}
+
+impl From<Decision> for Verdict {
+    fn from(decision: Decision) -> Self {
+        Verdict {
+            decision,
+            judgements: Vec::new(),
+            score: None,
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The `warbler` command line.
+
+mod policy;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Progressive delivery whose analysis is a sandboxed WebAssembly policy.
+#[derive(Debug, Parser)]
+#[command(name = "warbler", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Log filter, e.g. `info` or `warbler=debug`.
+    #[arg(long, global = true, env = "WARBLER_LOG", default_value = "warn")]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate and inspect analysis policies (for policy authors).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
+
+/// A failure at the command line's edge: one line saying what went wrong, an
+/// optional hint saying what to do, and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    /// What went wrong.
+    pub error: anyhow::Error,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The process exit code.
+    pub code: u8,
+}
+
+/// Exit code when the input, the arguments or the policy file are wrong.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code when the policy ran but gave no verdict (trap, budget, refusal).
+pub const EXIT_POLICY_FAILED: u8 = 1;
+
+impl CliError {
+    fn bad_input(error: impl Into<anyhow::Error>, hint: impl Into<Option<String>>) -> Self {
+        CliError {
+            error: error.into(),
+            hint: hint.into(),
+            code: EXIT_BAD_INPUT,
+        }
+    }
+
+    fn policy_failed(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            error: error.into(),
+            hint: None,
+            code: EXIT_POLICY_FAILED,
+        }
+    }
+}
+
+impl Cli {
+    /// Run the command and turn its outcome into an exit code.
+    pub fn run(self) -> ExitCode {
+        init_tracing(&self.log);
+        let outcome = match self.command {
+            Command::Policy(command) => command.run(),
+        };
+        match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("error: {:#}", failure.error);
+                if let Some(hint) = failure.hint {
+                    eprintln!("hint: {hint}");
+                }
+                ExitCode::from(failure.code)
+            }
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

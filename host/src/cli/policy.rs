@@ -1,0 +1,268 @@
+//! `warbler policy …`: the policy author's loop.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use warbler_guest_sdk::{Decision, Input, Outcome, Verdict};
+
+use super::CliError;
+use crate::policy::{CpuBudget, PolicyRuntime, PolicySource, RuntimeConfig};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum PolicyCommand {
+    /// Evaluate one input with a policy and print its verdict.
+    ///
+    /// Exit codes: 0 a verdict was given, 1 the policy failed to give one
+    /// (trap, CPU or memory budget, refusal), 2 the input or policy is bad.
+    Eval(EvalArgs),
+    /// Describe a policy: its info, configuration schema, imports, exports,
+    /// size and digest.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct EvalArgs {
+    /// The policy: a `.wasm` component or `builtin:NAME`.
+    #[arg(long, short)]
+    policy: String,
+    /// The input as JSON (see wit/policy.wit); `-` reads standard input.
+    #[arg(long, short)]
+    input: PathBuf,
+    /// How to print the verdict.
+    #[arg(long, short, value_enum, default_value_t = Output::Json)]
+    output: Output,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct InspectArgs {
+    /// The policy: a `.wasm` component or `builtin:NAME`.
+    policy: String,
+    /// How to print the description.
+    #[arg(long, short, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    /// Machine-readable JSON.
+    Json,
+    /// A human summary.
+    Text,
+}
+
+/// Sandbox bounds, shared by every command that runs a policy.
+#[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// CPU budget in fuel units (about one per instruction); reproducible.
+    #[arg(long, conflicts_with = "deadline_ms")]
+    fuel: Option<u64>,
+    /// CPU budget as a wall-clock deadline in milliseconds, instead of fuel.
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Memory cap of the policy, in MiB.
+    #[arg(long, default_value_t = 64)]
+    memory_mib: usize,
+    /// Directory of precompiled policies [default: ~/.cache/warbler].
+    #[arg(long, env = "WARBLER_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the policy in memory without touching the cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl RuntimeArgs {
+    fn runtime(&self) -> Result<PolicyRuntime, CliError> {
+        let mut config = RuntimeConfig {
+            memory_limit: self.memory_mib << 20,
+            max_concurrent_evaluations: 2,
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir
+                    .clone()
+                    .or_else(RuntimeConfig::default_cache_dir)
+            },
+            ..RuntimeConfig::default()
+        };
+        if let Some(fuel) = self.fuel {
+            config.cpu = CpuBudget::Fuel(fuel);
+        }
+        if let Some(ms) = self.deadline_ms {
+            config.cpu = CpuBudget::Deadline(Duration::from_millis(ms));
+        }
+        PolicyRuntime::new(config).map_err(CliError::policy_failed)
+    }
+}
+
+impl PolicyCommand {
+    pub(super) fn run(self) -> Result<(), CliError> {
+        match self {
+            PolicyCommand::Eval(args) => eval(args),
+            PolicyCommand::Inspect(args) => inspect(args),
+        }
+    }
+}
+
+fn load(
+    reference: &str,
+    runtime: &PolicyRuntime,
+) -> Result<std::sync::Arc<crate::policy::PolicyPre>, CliError> {
+    let hint = || {
+        let builtins: Vec<String> = PolicySource::builtin_names()
+            .map(|n| format!("builtin:{n}"))
+            .collect();
+        Some(format!(
+            "--policy takes a component file (built for wasm32-wasip2) or one of: {}",
+            builtins.join(", ")
+        ))
+    };
+    let source: PolicySource = reference
+        .parse()
+        .map_err(|err| CliError::bad_input(err, hint()))?;
+    runtime
+        .load(&source)
+        .map_err(|err| CliError::bad_input(err, None))
+}
+
+fn eval(args: EvalArgs) -> Result<(), CliError> {
+    let input = read_input(&args.input)?;
+    let runtime = args.runtime.runtime()?;
+    let policy = load(&args.policy, &runtime)?;
+    let verdict = policy.evaluate(&input).map_err(CliError::policy_failed)?;
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).expect("verdicts serialize")
+        ),
+        Output::Text => println!("{}", summary(&verdict)),
+    }
+    Ok(())
+}
+
+fn read_input(path: &PathBuf) -> Result<Input, CliError> {
+    let label = path.display().to_string();
+    let text = if label == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the input from standard input")
+            .map_err(|err| CliError::bad_input(err, None))?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read input file {label}"))
+            .map_err(|err| {
+                CliError::bad_input(
+                    err,
+                    Some(
+                        "pass an existing JSON file to --input, or `-` for standard input"
+                            .to_owned(),
+                    ),
+                )
+            })?
+    };
+    let deserializer = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let at = if path == "." { String::new() } else { format!(" at `{path}`") };
+        CliError::bad_input(
+            anyhow::anyhow!("{label} is not a valid policy input{at}: {}", err.inner()),
+            Some("the input's fields are documented in wit/policy.wit; examples/inputs/ has complete examples".to_owned()),
+        )
+    })
+}
+
+/// One line: the decision, then each metric's outcome.
+fn summary(verdict: &Verdict) -> String {
+    let decision = match &verdict.decision {
+        Decision::Advance { weight } => format!("advance to {weight}%"),
+        Decision::Hold {
+            reason,
+            failed: true,
+        } => format!("hold, failed check: {reason}"),
+        Decision::Hold {
+            reason,
+            failed: false,
+        } => format!("hold: {reason}"),
+        Decision::Promote => "promote".to_owned(),
+        Decision::Rollback { reason } => format!("rollback: {reason}"),
+    };
+    let metrics: Vec<String> = verdict
+        .judgements
+        .iter()
+        .map(|j| {
+            let outcome = match j.outcome {
+                Outcome::Pass => "pass",
+                Outcome::Fail => "FAIL",
+                Outcome::NoData => "NO DATA",
+                Outcome::Inconclusive => "inconclusive",
+            };
+            format!("{} {outcome}", j.metric)
+        })
+        .collect();
+    let score = verdict
+        .score
+        .map(|s| format!(" (score {s:.2})"))
+        .unwrap_or_default();
+    if metrics.is_empty() {
+        format!("{decision}{score}")
+    } else {
+        format!("{decision}{score} [{}]", metrics.join(", "))
+    }
+}
+
+fn inspect(args: InspectArgs) -> Result<(), CliError> {
+    let runtime = args.runtime.runtime()?;
+    let policy = load(&args.policy, &runtime)?;
+    let info = policy.describe().map_err(CliError::policy_failed)?;
+    match args.output {
+        Output::Json => {
+            let report = serde_json::json!({
+                "source": policy.label(),
+                "digest": format!("sha256:{}", policy.digest()),
+                "size": policy.size(),
+                "info": info,
+                "imports": policy.world().imports,
+                "exports": policy.world().exports,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("json serializes")
+            );
+        }
+        Output::Text => {
+            let list = |items: &[String], empty: &str| {
+                if items.is_empty() {
+                    empty.to_owned()
+                } else {
+                    items.join("\n              ")
+                }
+            };
+            println!("policy        {} {}", info.name, info.version);
+            println!("source        {}", policy.label());
+            println!("digest        sha256:{}", policy.digest());
+            println!("size          {} bytes", policy.size());
+            println!("description   {}", info.description);
+            println!("metrics       {}", list(&info.required_metrics, "any"));
+            println!(
+                "baseline      {}",
+                if info.needs_baseline {
+                    "needed (compares canary with primary)"
+                } else {
+                    "not needed"
+                }
+            );
+            println!("exports       {}", list(&policy.world().exports, "none"));
+            println!("imports       {}", list(&policy.world().imports, "none"));
+            println!("config schema {}", info.config_schema);
+        }
+    }
+    Ok(())
+}

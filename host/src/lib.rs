@@ -1,0 +1,9 @@
+//! Warbler: progressive delivery whose analysis is a sandboxed WebAssembly
+//! policy.
+//!
+//! The host does every mechanical thing; at each analysis step it asks a
+//! policy component what to do. This crate holds the policy runtime
+//! ([`policy`]) and the command line ([`cli`]).
+
+pub mod cli;
+pub mod policy;

@@ -1,0 +1,10 @@
+//! Warbler's end-to-end tests, linked into one binary. Guests are real
+//! components compiled from source by the build (`policies/`, `tests/guests/`).
+
+mod common;
+
+mod cache;
+mod cli;
+mod contract;
+mod sandbox;
+mod threshold_semantics;

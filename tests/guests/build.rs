@@ -1,0 +1,12 @@
+//! Compiles the test-only guest components.
+
+#[path = "../../host/build/wasm_guests.rs"]
+mod wasm_guests;
+
+fn main() {
+    let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let workspace = manifest.join("../..");
+    let dir = wasm_guests::build(&workspace, &["warbler-hostile-guest"]);
+    println!("cargo:rerun-if-changed=hostile");
+    println!("cargo:rustc-env=WARBLER_TEST_GUEST_DIR={}", dir.display());
+}

@@ -1,0 +1,8 @@
+//! Paths of the test-only guest components, built from source by this crate's
+//! build script.
+
+/// A policy that attacks its sandbox; its config's `attack` field picks how.
+pub const HOSTILE: &str = concat!(
+    env!("WARBLER_TEST_GUEST_DIR"),
+    "/warbler_hostile_guest.wasm"
+);

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up what the tests need on a fresh machine, then runs every test.
+# Usage: bash tests/run.sh   (from anywhere inside the checkout)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The guests compile to WebAssembly components; rust-toolchain.toml names the
+# target too, this makes the step explicit for toolchains without rustup sync.
+rustup target add wasm32-wasip2 >/dev/null
+
+cargo test --workspace --locked
