@@ -45,3 +45,39 @@ pub(crate) mod embedded {
         Box::<RawValue>::deserialize(deserializer).map(|raw| raw.get().to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+    struct Knobs {
+        min_samples: u32,
+        nested: Nested,
+    }
+
+    #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Nested {
+        level: u8,
+    }
+
+    #[test]
+    fn null_and_empty_configs_are_the_default() {
+        assert_eq!(parse::<Knobs>("null").unwrap(), Knobs::default());
+        assert_eq!(parse::<Knobs>("").unwrap(), Knobs::default());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_path() {
+        let err = parse::<Knobs>(r#"{"nested":{"level":"high"}}"#).unwrap_err();
+        let PolicyError::InvalidConfig(message) = err else {
+            panic!("expected invalid config, got {err:?}");
+        };
+        assert!(
+            message.starts_with("config.nested.level: invalid type"),
+            "{message}"
+        );
+    }
+}

@@ -329,3 +329,67 @@ mod nan_as_null {
         Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(
+        step_weight: Option<u32>,
+        step_weights: Vec<u32>,
+        max_weight: Option<u32>,
+    ) -> Analysis {
+        Analysis {
+            interval_seconds: 60,
+            threshold: 3,
+            step_weight,
+            step_weights,
+            max_weight,
+            iterations: None,
+        }
+    }
+
+    #[test]
+    fn next_weight_adds_step_weight_up_to_max_weight() {
+        let a = analysis(Some(20), vec![], Some(50));
+        assert_eq!(a.next_weight(0), 20);
+        assert_eq!(a.next_weight(40), 50);
+    }
+
+    #[test]
+    fn next_weight_follows_the_ladder_and_its_last_entry_is_the_max() {
+        let a = analysis(None, vec![1, 5, 25], Some(90));
+        assert_eq!(a.next_weight(0), 1);
+        assert_eq!(a.next_weight(5), 25);
+        assert_eq!(a.max_weight(), 25);
+    }
+
+    #[test]
+    fn max_weight_defaults_to_100() {
+        assert_eq!(analysis(Some(10), vec![], None).max_weight(), 100);
+    }
+
+    #[test]
+    fn threshold_range_is_inclusive_and_rejects_nan() {
+        let range = ThresholdRange {
+            min: Some(1.0),
+            max: Some(2.0),
+        };
+        assert!(range.contains(1.0) && range.contains(2.0));
+        assert!(!range.contains(2.01) && !range.contains(f64::NAN));
+        assert_eq!(range.describe(), "[1, 2]");
+    }
+
+    #[test]
+    fn series_gaps_are_null_in_json() {
+        let series = Series {
+            start_ms: 0,
+            step_ms: 1000,
+            values: vec![1.0, f64::NAN],
+        };
+        let json = serde_json::to_string(&series).unwrap();
+        assert_eq!(json, r#"{"startMs":0,"stepMs":1000,"values":[1.0,null]}"#);
+        let back: Series = serde_json::from_str(&json).unwrap();
+        assert!(back.values[1].is_nan());
+    }
+}

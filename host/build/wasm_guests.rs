@@ -44,7 +44,7 @@ pub fn build(workspace: &Path, packages: &[&str]) -> PathBuf {
         status.success(),
         "building {packages:?} for wasm32-wasip2 failed; run `rustup target add wasm32-wasip2` if the target is missing"
     );
-    for watched in ["guest-sdk", "wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in ["guest-sdk", "wit", "Cargo.lock", "Cargo.toml", ".cargo"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()
