@@ -5,5 +5,10 @@
 //! policy component what to do. This crate holds the policy runtime
 //! ([`policy`]) and the command line ([`cli`]).
 
+pub mod canary;
 pub mod cli;
+pub mod journal;
+pub mod judge;
 pub mod policy;
+pub mod ports;
+pub mod reconciler;

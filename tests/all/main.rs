@@ -6,5 +6,6 @@ mod common;
 mod cache;
 mod cli;
 mod contract;
+mod manifest;
 mod sandbox;
 mod threshold_semantics;

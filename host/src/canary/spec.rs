@@ -1,0 +1,341 @@
+//! The Canary spec: Flagger's `flagger.app/v1beta1` fields, unchanged, plus
+//! `analysis.policy`. Unknown fields are refused so a typo is an error that
+//! names the field, not a setting silently ignored.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::duration::{serde_go, serde_go_option};
+
+/// `spec` of a Canary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CanarySpec {
+    /// The workload to release (`Deployment` or `DaemonSet`; in local mode,
+    /// `Upstreams` or `Processes`).
+    pub target_ref: TargetRef,
+    /// Flagger's service mesh or ingress provider, e.g. `linkerd`,
+    /// `gatewayapi:v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The HPA or KEDA object scaling the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaler_ref: Option<Value>,
+    /// Ingress object for NGINX-style providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_ref: Option<Value>,
+    /// Route object for Gateway API-style providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_ref: Option<Value>,
+    /// Upstream object for Gloo-style providers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_ref: Option<Value>,
+    /// The Kubernetes services fronting primary and canary.
+    pub service: ServiceSpec,
+    /// The analysis that decides each step.
+    pub analysis: AnalysisSpec,
+    /// Seconds a canary may take to become ready before the run rolls back.
+    #[serde(default = "default_progress_deadline")]
+    pub progress_deadline_seconds: u32,
+    /// Promote without analysis.
+    #[serde(default)]
+    pub skip_analysis: bool,
+    /// Stop reconciling this Canary until unset.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Restore the target to its original state when the Canary is deleted.
+    #[serde(default)]
+    pub revert_on_deletion: bool,
+}
+
+fn default_progress_deadline() -> u32 {
+    600
+}
+
+/// What is being released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetRef {
+    /// The target's API version, e.g. `apps/v1`.
+    #[serde(default)]
+    pub api_version: String,
+    /// The target's kind.
+    pub kind: String,
+    /// The target's name.
+    pub name: String,
+}
+
+/// `spec.service`: Flagger's service and routing settings. Fields Warbler's
+/// routers do not read are kept as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)] // Flagger's documented fields, kept verbatim.
+pub struct ServiceSpec {
+    /// The port the services listen on.
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_discovery: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_refs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#match: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors_policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backends: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apex: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Value>,
+}
+
+/// `spec.analysis`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnalysisSpec {
+    /// Time between two analysis steps.
+    #[serde(with = "serde_go", default = "default_interval")]
+    pub interval: Duration,
+    /// Failed checks tolerated before rollback.
+    #[serde(default = "default_threshold")]
+    pub threshold: u32,
+    /// Weight at which the canary is promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_weight: Option<u32>,
+    /// Weight added at each passing step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_weight: Option<u32>,
+    /// Explicit weight ladder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_weights: Vec<u32>,
+    /// Weight moved back to the primary per step while promoting; all at
+    /// once when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_weight_promotion: Option<u32>,
+    /// Passing steps before promotion (blue/green, A/B).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u32>,
+    /// Mirror traffic to the canary before shifting it.
+    #[serde(default)]
+    pub mirror: bool,
+    /// Percentage of traffic mirrored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_weight: Option<u32>,
+    /// Ready replicas the primary needs, as a percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_ready_threshold: Option<u32>,
+    /// Ready replicas the canary needs, as a percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_ready_threshold: Option<u32>,
+    /// A/B header and cookie matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#match: Option<Value>,
+    /// Session affinity for A/B.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_affinity: Option<Value>,
+    /// Alert providers for events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Value>,
+    /// The metrics checked at each step.
+    #[serde(default)]
+    pub metrics: Vec<MetricSpec>,
+    /// The webhooks called around and during the run.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSpec>,
+    /// The policy that decides each step (Warbler); Flagger's threshold
+    /// analysis when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySpec>,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_threshold() -> u32 {
+    1
+}
+
+/// A metric of `spec.analysis.metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricSpec {
+    /// The metric's name: a built-in (`request-success-rate`,
+    /// `request-duration`) or any name with a `query` or `templateRef`.
+    pub name: String,
+    /// The acceptable range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_range: Option<RangeSpec>,
+    /// Flagger's deprecated single threshold: a minimum for
+    /// `request-success-rate`, a maximum for anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The window the query covers.
+    #[serde(
+        default,
+        with = "serde_go_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+    /// An inline PromQL query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// A MetricTemplate holding the query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_ref: Option<TemplateRef>,
+    /// Values for `{{ variables.NAME }}` in the template.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub template_variables: BTreeMap<String, String>,
+}
+
+/// Minimum and maximum, both optional and inclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeSpec {
+    /// Lowest acceptable value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Highest acceptable value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+/// A reference to a MetricTemplate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateRef {
+    /// The template's name.
+    pub name: String,
+    /// Its namespace; the Canary's when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A webhook of `spec.analysis.webhooks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// The webhook's name.
+    pub name: String,
+    /// When it is called; `rollout` when unset.
+    #[serde(default = "default_webhook_type", rename = "type")]
+    pub kind: WebhookType,
+    /// Where it is sent.
+    pub url: String,
+    /// How long to wait for an answer; 60s when unset.
+    #[serde(
+        default,
+        with = "serde_go_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    /// Retries after a failed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Free-form metadata sent in the payload (the load tester reads `cmd`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// Do not alert when this webhook fails.
+    #[serde(default)]
+    pub mute_alert: bool,
+}
+
+fn default_webhook_type() -> WebhookType {
+    WebhookType::Rollout
+}
+
+/// Flagger's webhook types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookType {
+    /// Gate before a new revision starts.
+    ConfirmRollout,
+    /// Before traffic is first shifted.
+    PreRollout,
+    /// At every step, before the metrics are checked.
+    Rollout,
+    /// Gate before each weight increase.
+    ConfirmTrafficIncrease,
+    /// Gate before promotion.
+    ConfirmPromotion,
+    /// After promotion or rollback.
+    PostRollout,
+    /// Gate that forces a rollback when open.
+    Rollback,
+    /// Receives every event.
+    Event,
+}
+
+/// `spec.analysis.policy` (Warbler): which policy decides, and its config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySpec {
+    /// `builtin:NAME`, a file path (local mode) or an OCI reference.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The policy's own configuration, checked by the policy before the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    /// What a policy failure (trap, budget, refusal) does to the step.
+    #[serde(default)]
+    pub on_error: OnPolicyError,
+}
+
+/// What a policy failure does to the step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnPolicyError {
+    /// Count a failed check, as a failed metric would (the default).
+    #[default]
+    FailCheck,
+    /// Roll back at once.
+    Rollback,
+}
+
+impl WebhookType {
+    /// The contract's name for this webhook type.
+    pub fn kind(self) -> warbler_guest_sdk::WebhookKind {
+        use warbler_guest_sdk::WebhookKind as K;
+        match self {
+            WebhookType::ConfirmRollout => K::ConfirmRollout,
+            WebhookType::PreRollout => K::PreRollout,
+            WebhookType::Rollout => K::Rollout,
+            WebhookType::ConfirmTrafficIncrease => K::ConfirmTrafficIncrease,
+            WebhookType::ConfirmPromotion => K::ConfirmPromotion,
+            WebhookType::PostRollout => K::PostRollout,
+            WebhookType::Rollback => K::Rollback,
+            WebhookType::Event => K::Event,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `status` of a Canary: where its current run stands. Everything the
+//! reconciler needs to resume after a restart lives here.
+
+use serde::{Deserialize, Serialize};
+use warbler_guest_sdk::{PastStep, Phase};
+
+/// `status` of a Canary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStatus {
+    /// Flagger's phase.
+    pub phase: Phase,
+    /// Percentage of traffic routed to the canary.
+    pub canary_weight: u32,
+    /// Failed checks in this run.
+    pub failed_checks: u32,
+    /// Steps that advanced in this run.
+    pub iterations: u32,
+    /// Revision (canonical template hash) of the run in progress or the last
+    /// run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_spec: Option<String>,
+    /// Revision last promoted to the primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_promoted_spec: Option<String>,
+    /// When this run started (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_started_ms: Option<i64>,
+    /// When the last analysis step ran (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_step_ms: Option<i64>,
+    /// When the phase last changed (Unix ms).
+    #[serde(default)]
+    pub last_transition_ms: i64,
+    /// The reason for the current phase, for `kubectl get` and events.
+    #[serde(default)]
+    pub message: String,
+    /// The decisions of this run's last steps, oldest first (at most
+    /// [`HISTORY_LEN`]); policies see them as `history`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<PastStep>,
+}
+
+/// How many past decisions the status keeps for policies.
+pub const HISTORY_LEN: usize = 20;
+
+impl Default for CanaryStatus {
+    fn default() -> Self {
+        CanaryStatus {
+            phase: Phase::Initializing,
+            canary_weight: 0,
+            failed_checks: 0,
+            iterations: 0,
+            last_applied_spec: None,
+            last_promoted_spec: None,
+            run_started_ms: None,
+            last_step_ms: None,
+            last_transition_ms: 0,
+            message: String::new(),
+            history: Vec::new(),
+        }
+    }
+}
+
+impl CanaryStatus {
+    /// True while a run is in flight (traffic may be on the canary).
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Waiting
+                | Phase::Progressing
+                | Phase::WaitingPromotion
+                | Phase::Promoting
+                | Phase::Finalising
+        )
+    }
+}

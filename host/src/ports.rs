@@ -1,0 +1,168 @@
+//! The ports the reconciler talks through. It never calls Kubernetes, HTTP or
+//! wasmtime itself: each mechanism is a trait here, implemented for the
+//! cluster, for the embedded local mode, and in memory for tests.
+
+pub mod memory;
+
+use std::future::Future;
+
+use serde_json::Value;
+use warbler_guest_sdk::{Input, Verdict, WebhookResult};
+
+use crate::canary::{Canary, MetricSpec, WebhookSpec};
+
+/// A port failed; the reconciler retries the whole step later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{port}: {message}")]
+pub struct PortError {
+    /// Which port (`platform`, `router`, `journal`, ...).
+    pub port: &'static str,
+    /// What went wrong, with what to do about it.
+    pub message: String,
+}
+
+/// Whether a workload can take traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// All required replicas are ready.
+    Ready,
+    /// Not yet, and why (e.g. `1 of 3 replicas ready`).
+    NotReady(String),
+}
+
+/// Workloads: the target, its primary copy and its canary.
+pub trait Platform: Send + Sync {
+    /// The target's template (pod template, command line, upstream), or
+    /// `None` when the target does not exist.
+    fn target_template(
+        &self,
+        canary: &Canary,
+    ) -> impl Future<Output = Result<Option<Value>, PortError>> + Send;
+
+    /// Create the primary from the target if it does not exist yet, and say
+    /// whether it is ready.
+    fn ensure_primary(
+        &self,
+        canary: &Canary,
+    ) -> impl Future<Output = Result<Readiness, PortError>> + Send;
+
+    /// Scale the canary (the target) up for a run or down after one.
+    fn scale_canary(
+        &self,
+        canary: &Canary,
+        up: bool,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Whether the canary can take traffic.
+    fn canary_readiness(
+        &self,
+        canary: &Canary,
+    ) -> impl Future<Output = Result<Readiness, PortError>> + Send;
+
+    /// Copy the canary's template to the primary.
+    fn promote(&self, canary: &Canary) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Whether the primary, after a promotion, runs the new template and is
+    /// ready.
+    fn primary_readiness(
+        &self,
+        canary: &Canary,
+    ) -> impl Future<Output = Result<Readiness, PortError>> + Send;
+}
+
+/// Traffic: how much goes to the canary.
+pub trait Router: Send + Sync {
+    /// Route `weight` percent of traffic to the canary, the rest to the
+    /// primary.
+    fn set_canary_weight(
+        &self,
+        canary: &Canary,
+        weight: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One metric measured for one step, for the canary and the primary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measurement {
+    /// The canary's value; `None` when the source found none.
+    pub canary: Option<f64>,
+    /// The primary's value, where the source can tell.
+    pub primary: Option<f64>,
+    /// The canary's samples over the window.
+    pub canary_series: Option<warbler_guest_sdk::Series>,
+    /// The primary's samples over the window.
+    pub primary_series: Option<warbler_guest_sdk::Series>,
+    /// Why a value is missing: which query returned nothing, which source
+    /// was unreachable.
+    pub note: String,
+}
+
+/// Metric providers: Prometheus, direct scrapes, the embedded router.
+pub trait MetricSource: Send + Sync {
+    /// Measure `metric` over its window, ending `now_ms`. A source that
+    /// cannot answer returns a measurement with no value and a note, never an
+    /// error: a missing metric is a failed check, not a stalled rollout.
+    fn measure(
+        &self,
+        canary: &Canary,
+        metric: &MetricSpec,
+        now_ms: i64,
+    ) -> impl Future<Output = Measurement> + Send;
+}
+
+/// Webhooks: Flagger's eight types, with its payload.
+pub trait Hooks: Send + Sync {
+    /// Call `hook` for `canary` and report the outcome (never an error: a
+    /// transport failure is a failed webhook).
+    fn call(
+        &self,
+        canary: &Canary,
+        hook: &WebhookSpec,
+    ) -> impl Future<Output = WebhookResult> + Send;
+}
+
+/// The policy that decides each step.
+pub trait Judge: Send + Sync {
+    /// Decide one step. `Err` is a policy failure (trap, budget, refusal,
+    /// missing policy) described for the operator; it fails safe.
+    fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String>;
+}
+
+/// One analysis step, as recorded for replay.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// `namespace/name` of the canary.
+    pub canary: String,
+    /// The policy reference that judged.
+    pub policy: String,
+    /// The full input the policy saw.
+    pub input: Input,
+    /// Its verdict, or the policy failure.
+    pub outcome: Result<Verdict, String>,
+}
+
+/// Where every step's input and verdict is kept.
+pub trait Journal: Send + Sync {
+    /// Record one step. Called before the verdict is applied.
+    fn append(&self, entry: &JournalEntry) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The time, mockable: the state machine is tested without sleeping.
+pub trait Clock: Send + Sync {
+    /// Unix time in milliseconds.
+    fn now_ms(&self) -> i64;
+}
+
+/// The real wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,282 @@
+//! One analysis step: readiness, interval, hooks, metrics, the policy's
+//! verdict, and applying it.
+
+use warbler_guest_sdk::{
+    Analysis, CanaryRef, Decision, Input, Metric, PastStep, Phase, RolloutState, ThresholdRange,
+    Verdict,
+};
+
+use super::{Outcome, Reconciler, Step, hooks_of};
+use crate::canary::{Canary, HISTORY_LEN, MetricSpec, OnPolicyError, WebhookType};
+use crate::ports::{
+    Clock, Hooks, Journal, JournalEntry, Judge, MetricSource, Platform, PortError, Readiness,
+    Router,
+};
+
+/// The policy used when a Canary names none: Flagger's analysis.
+pub const DEFAULT_POLICY: &str = "builtin:threshold";
+
+impl<P, R, M, H, G, J, C> Reconciler<P, R, M, H, G, J, C>
+where
+    P: Platform,
+    R: Router,
+    M: MetricSource,
+    H: Hooks,
+    G: Judge,
+    J: Journal,
+    C: Clock,
+{
+    /// Progressing or WaitingPromotion: run a step when the interval is due.
+    pub(super) async fn analyse(&self, mut step: Step<'_>) -> Result<Outcome, PortError> {
+        let canary = step.canary;
+        if let Readiness::NotReady(why) = self.platform.canary_readiness(canary).await? {
+            let deadline_ms = i64::from(canary.spec.progress_deadline_seconds) * 1000;
+            let started = step.status.run_started_ms.unwrap_or(step.now_ms);
+            if step.now_ms - started > deadline_ms {
+                let reason = format!(
+                    "canary not ready within progressDeadlineSeconds ({}s): {why}",
+                    canary.spec.progress_deadline_seconds
+                );
+                return self.roll_back(step, reason).await;
+            }
+            step.status.message = format!("waiting for the canary: {why}");
+            let wait = step.soon();
+            return Ok(step.done(wait));
+        }
+        if canary.spec.skip_analysis {
+            step.info(format!(
+                "Analysis skipped for {}, promoting",
+                canary.metadata.name
+            ));
+            return self.promote(step).await;
+        }
+        let interval_ms = step.interval().as_millis() as i64;
+        if let Some(last) = step.status.last_step_ms {
+            let due = last + interval_ms;
+            if step.now_ms < due {
+                let wait = std::time::Duration::from_millis((due - step.now_ms) as u64);
+                return Ok(step.done(wait));
+            }
+        }
+        step.status.last_step_ms = Some(step.now_ms);
+
+        let input = self.snapshot(&step).await;
+        let policy = policy_ref(canary);
+        let outcome = self.judge.judge(canary, &input);
+        self.journal
+            .append(&JournalEntry {
+                canary: canary.key(),
+                policy: policy.to_owned(),
+                input,
+                outcome: outcome.clone(),
+            })
+            .await?;
+        let verdict = match outcome {
+            Ok(verdict) => verdict,
+            Err(failure) => {
+                let reason = format!("policy {policy} failed: {failure}");
+                let on_error = canary.spec.analysis.policy.as_ref().map(|p| p.on_error);
+                if on_error == Some(OnPolicyError::Rollback) {
+                    return self.roll_back(step, reason).await;
+                }
+                Verdict::fail(reason)
+            }
+        };
+        self.apply(step, verdict).await
+    }
+
+    /// Gather this step's facts into the policy's input.
+    async fn snapshot(&self, step: &Step<'_>) -> Input {
+        let canary = step.canary;
+        let status = &step.status;
+        let first_step = status.canary_weight == 0 && status.iterations == 0;
+        let kind = if first_step {
+            WebhookType::PreRollout
+        } else {
+            WebhookType::Rollout
+        };
+        let mut webhooks = Vec::new();
+        for hook in hooks_of(canary, kind) {
+            webhooks.push(self.hooks.call(canary, hook).await);
+        }
+        let analysis = &canary.spec.analysis;
+        let mut metrics = Vec::new();
+        for spec in &analysis.metrics {
+            let measured = self.metrics.measure(canary, spec, step.now_ms).await;
+            metrics.push(Metric {
+                name: spec.name.clone(),
+                canary: measured.canary,
+                primary: measured.primary,
+                canary_series: measured.canary_series,
+                primary_series: measured.primary_series,
+                threshold_range: threshold_range(spec),
+                interval_seconds: spec.interval.unwrap_or(analysis.interval).as_secs() as u32,
+                note: measured.note,
+            });
+        }
+        Input {
+            canary: CanaryRef {
+                name: canary.metadata.name.clone(),
+                namespace: canary.metadata.namespace.clone(),
+                revision: status.last_applied_spec.clone().unwrap_or_default(),
+            },
+            analysis: Analysis {
+                interval_seconds: analysis.interval.as_secs() as u32,
+                threshold: analysis.threshold,
+                step_weight: analysis.step_weight,
+                step_weights: analysis.step_weights.clone(),
+                max_weight: analysis.max_weight,
+                iterations: analysis.iterations,
+            },
+            state: RolloutState {
+                phase: status.phase,
+                canary_weight: status.canary_weight,
+                failed_checks: status.failed_checks,
+                iteration: status.iterations,
+                elapsed_seconds: status
+                    .run_started_ms
+                    .map(|started| ((step.now_ms - started).max(0) / 1000) as u64)
+                    .unwrap_or_default(),
+            },
+            metrics,
+            webhooks,
+            history: status.history.clone(),
+            now_ms: step.now_ms,
+            config: analysis
+                .policy
+                .as_ref()
+                .and_then(|p| p.config.as_ref())
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "null".to_owned()),
+        }
+    }
+
+    /// Carry out a verdict.
+    async fn apply(&self, mut step: Step<'_>, verdict: Verdict) -> Result<Outcome, PortError> {
+        let canary = step.canary;
+        let name = &canary.metadata.name;
+        let namespace = &canary.metadata.namespace;
+        remember(&mut step, &verdict);
+        match verdict.decision {
+            Decision::Advance { weight } if weight > step.status.canary_weight => {
+                if let Some(gate) = self
+                    .closed_gate(canary, WebhookType::ConfirmTrafficIncrease)
+                    .await
+                {
+                    step.status.message =
+                        format!("waiting for traffic increase approval from {gate}");
+                    step.info(format!(
+                        "Halt {name}.{namespace} advancement waiting for traffic increase approval {gate}"
+                    ));
+                } else {
+                    self.router.set_canary_weight(canary, weight).await?;
+                    step.status.canary_weight = weight;
+                    step.status.iterations += 1;
+                    step.status.message = format!("canary weight {weight}");
+                    step.info(format!("Advance {name}.{namespace} canary weight {weight}"));
+                }
+            }
+            Decision::Advance { .. } => {
+                step.status.iterations += 1;
+                let total = canary.spec.analysis.iterations.unwrap_or(0);
+                let done = step.status.iterations;
+                step.status.message = format!("iteration {done}/{total}");
+                step.info(format!(
+                    "Advance {name}.{namespace} canary iteration {done}/{total}"
+                ));
+            }
+            Decision::Hold { reason, failed } => {
+                if failed {
+                    step.status.failed_checks += 1;
+                    step.warn(reason.clone());
+                } else {
+                    step.info(reason.clone());
+                }
+                step.status.message = reason;
+            }
+            Decision::Promote => return self.promote(step).await,
+            Decision::Rollback { reason } => return self.roll_back(step, reason).await,
+        }
+        let wait = step.interval();
+        Ok(step.done(wait))
+    }
+
+    /// Pass the confirm-promotion gate, then copy the canary to the primary.
+    async fn promote(&self, mut step: Step<'_>) -> Result<Outcome, PortError> {
+        let canary = step.canary;
+        let name = &canary.metadata.name;
+        let namespace = &canary.metadata.namespace;
+        if let Some(gate) = self
+            .closed_gate(canary, WebhookType::ConfirmPromotion)
+            .await
+        {
+            if step.status.phase != Phase::WaitingPromotion {
+                step.info(format!(
+                    "Halt {name}.{namespace} advancement waiting for promotion approval {gate}"
+                ));
+            }
+            step.set_phase(
+                Phase::WaitingPromotion,
+                format!("waiting for promotion approval from {gate}"),
+            );
+            let wait = step.interval();
+            return Ok(step.done(wait));
+        }
+        self.platform.promote(canary).await?;
+        let target = &canary.spec.target_ref.name;
+        step.info(format!(
+            "Copying {target}.{namespace} template spec to {target}-primary.{namespace}"
+        ));
+        step.set_phase(Phase::Promoting, "copying the canary's spec to the primary");
+        let wait = step.soon();
+        Ok(step.done(wait))
+    }
+}
+
+/// The policy a Canary names, or the default.
+pub fn policy_ref(canary: &Canary) -> &str {
+    canary
+        .spec
+        .analysis
+        .policy
+        .as_ref()
+        .map(|p| p.reference.as_str())
+        .unwrap_or(DEFAULT_POLICY)
+}
+
+/// A metric's range; Flagger's deprecated `threshold` is a minimum for the
+/// success rate and a maximum for everything else.
+fn threshold_range(spec: &MetricSpec) -> ThresholdRange {
+    if let Some(range) = spec.threshold_range {
+        return ThresholdRange {
+            min: range.min,
+            max: range.max,
+        };
+    }
+    match spec.threshold {
+        Some(min) if spec.name == "request-success-rate" => ThresholdRange {
+            min: Some(min),
+            max: None,
+        },
+        Some(max) => ThresholdRange {
+            min: None,
+            max: Some(max),
+        },
+        None => ThresholdRange::default(),
+    }
+}
+
+/// Keep the verdict in the run's bounded history.
+fn remember(step: &mut Step<'_>, verdict: &Verdict) {
+    let status = &mut step.status;
+    status.history.push(PastStep {
+        revision: status.last_applied_spec.clone().unwrap_or_default(),
+        iteration: status.iterations,
+        canary_weight: status.canary_weight,
+        at_ms: step.now_ms,
+        decision: verdict.decision.clone(),
+        score: verdict.score,
+    });
+    let excess = status.history.len().saturating_sub(HISTORY_LEN);
+    status.history.drain(..excess);
+}

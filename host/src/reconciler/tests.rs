@@ -1,0 +1,482 @@
+//! The state machine, rule by rule, on in-memory ports with a manual clock
+//! and the real built-in threshold policy.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use warbler_guest_sdk::{Decision, Phase};
+
+use super::{Outcome, Reconciler, Severity};
+use crate::canary::Canary;
+use crate::judge::RuntimeJudge;
+use crate::policy::{PolicyRuntime, RuntimeConfig};
+use crate::ports::memory::{
+    ManualClock, MemoryJournal, MemoryPlatform, MemoryRouter, ScriptedHooks, ScriptedMetrics,
+};
+
+type TestReconciler = Reconciler<
+    MemoryPlatform,
+    MemoryRouter,
+    ScriptedMetrics,
+    ScriptedHooks,
+    RuntimeJudge,
+    MemoryJournal,
+    ManualClock,
+>;
+
+/// The seed manifest's analysis with a 10 s interval.
+const FRONTEND: &str = r#"
+apiVersion: warbler.dev/v1alpha1
+kind: Canary
+metadata: { name: frontend, namespace: podinfo }
+spec:
+  progressDeadlineSeconds: 60
+  targetRef: { apiVersion: apps/v1, kind: Deployment, name: frontend }
+  service: { port: 9898 }
+  analysis:
+    interval: 10s
+    threshold: 3
+    maxWeight: 50
+    stepWeight: 10
+    metrics:
+    - name: request-success-rate
+      thresholdRange: { min: 99 }
+      interval: 1m
+    - name: request-duration
+      thresholdRange: { max: 250 }
+      interval: 1m
+"#;
+
+fn runtime() -> Arc<PolicyRuntime> {
+    static RUNTIME: OnceLock<Arc<PolicyRuntime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| Arc::new(PolicyRuntime::new(RuntimeConfig::default()).unwrap()))
+        .clone()
+}
+
+struct Harness {
+    ports: TestReconciler,
+    canary: Canary,
+}
+
+impl Harness {
+    /// The frontend canary, with `edit` applied to its spec's YAML.
+    fn new(edit: impl FnOnce(&mut serde_json::Value)) -> Self {
+        let mut value: serde_json::Value = serde_norway::from_str(FRONTEND).unwrap();
+        edit(&mut value);
+        let canary = Canary::from_yaml("test", &value.to_string()).unwrap();
+        let ports = Reconciler {
+            platform: MemoryPlatform::with_target("podinfo:6.0"),
+            router: MemoryRouter::default(),
+            metrics: ScriptedMetrics::default(),
+            hooks: ScriptedHooks::default(),
+            judge: RuntimeJudge::new(runtime()),
+            journal: MemoryJournal::default(),
+            clock: ManualClock::at(1_795_000_000_000),
+        };
+        ports.metrics.set("request-success-rate", 99.9);
+        ports.metrics.set("request-duration", 120.0);
+        Harness { ports, canary }
+    }
+
+    /// One reconcile, its status kept, the clock moved to the requeue time.
+    async fn tick(&mut self) -> Outcome {
+        let outcome = self.ports.reconcile(&self.canary).await.unwrap();
+        self.canary.status = outcome.status.clone();
+        self.ports.clock.advance(outcome.requeue_after);
+        outcome
+    }
+
+    /// Tick until `phase` or give up after `max` ticks.
+    async fn tick_until(&mut self, phase: Phase, max: usize) {
+        for _ in 0..max {
+            if self.canary.status.phase == phase {
+                return;
+            }
+            self.tick().await;
+        }
+        assert_eq!(self.canary.status.phase, phase, "{:?}", self.canary.status);
+    }
+
+    /// Initialized on podinfo:6.0, then podinfo:6.1 deployed and its run
+    /// started (Progressing, weight 0).
+    async fn started() -> Self {
+        Self::started_with(|_| {}).await
+    }
+
+    async fn started_with(edit: impl FnOnce(&mut serde_json::Value)) -> Self {
+        let mut h = Harness::new(edit);
+        h.tick().await;
+        h.ports.platform.deploy("podinfo:6.1");
+        h.tick().await;
+        h
+    }
+
+    fn phase(&self) -> Phase {
+        self.canary.status.phase
+    }
+}
+
+#[tokio::test]
+async fn a_new_canary_creates_the_primary_and_routes_all_traffic_to_it() {
+    let mut h = Harness::new(|_| {});
+    let outcome = h.tick().await;
+    assert_eq!(h.phase(), Phase::Initialized);
+    assert_eq!(
+        h.ports.platform.primary_image(),
+        Some("podinfo:6.0".to_owned())
+    );
+    assert_eq!(h.ports.router.history(), vec![0]);
+    assert!(!h.ports.platform.canary_up());
+    assert_eq!(
+        outcome.events[0].message,
+        "Initialization done! frontend.podinfo"
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_target_starts_no_run() {
+    let mut h = Harness::new(|_| {});
+    h.tick().await;
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Initialized);
+    assert!(h.ports.journal.entries().is_empty());
+}
+
+#[tokio::test]
+async fn a_new_revision_scales_the_canary_up_and_starts_progressing() {
+    let h = Harness::started().await;
+    assert_eq!(h.phase(), Phase::Progressing);
+    assert!(h.ports.platform.canary_up());
+    assert_eq!(h.canary.status.canary_weight, 0);
+    assert_eq!(h.canary.status.failed_checks, 0);
+}
+
+#[tokio::test]
+async fn a_healthy_canary_advances_by_step_weight_then_is_promoted() {
+    let mut h = Harness::started().await;
+    h.tick_until(Phase::Succeeded, 20).await;
+    assert_eq!(h.ports.router.history(), vec![0, 10, 20, 30, 40, 50, 0]);
+    assert_eq!(
+        h.ports.platform.primary_image(),
+        Some("podinfo:6.1".to_owned())
+    );
+    assert_eq!(h.ports.platform.promotions(), 1);
+    assert!(!h.ports.platform.canary_up());
+    assert_eq!(
+        h.canary.status.last_promoted_spec,
+        h.canary.status.last_applied_spec
+    );
+}
+
+#[tokio::test]
+async fn no_step_runs_before_the_interval_has_elapsed() {
+    let mut h = Harness::started().await;
+    let first = h.ports.reconcile(&h.canary).await.unwrap();
+    assert_eq!(h.ports.journal.entries().len(), 1);
+    h.canary.status = first.status;
+    h.ports.clock.advance(Duration::from_secs(4));
+    let early = h.ports.reconcile(&h.canary).await.unwrap();
+    assert_eq!(h.ports.journal.entries().len(), 1);
+    assert_eq!(early.requeue_after, Duration::from_secs(6));
+}
+
+#[tokio::test]
+async fn a_failing_metric_counts_failed_checks_then_rolls_back_at_threshold() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    h.ports.metrics.set("request-success-rate", 95.0);
+    for expected in 1..=3 {
+        let outcome = h.tick().await;
+        assert_eq!(h.canary.status.failed_checks, expected);
+        assert_eq!(outcome.events[0].severity, Severity::Warning);
+    }
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+    assert_eq!(h.ports.router.weight(), 0);
+    assert!(!h.ports.platform.canary_up());
+    assert_eq!(
+        h.ports.platform.primary_image(),
+        Some("podinfo:6.0".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn failed_checks_are_not_reset_by_a_passing_step() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    h.ports.metrics.set("request-duration", 900.0);
+    h.tick().await;
+    h.ports.metrics.set("request-duration", 100.0);
+    h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 1);
+    assert_eq!(h.canary.status.canary_weight, 20);
+}
+
+#[tokio::test]
+async fn a_metric_without_values_is_a_failed_check() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    h.ports.metrics.clear("request-duration");
+    let outcome = h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 1);
+    assert!(
+        outcome.events[0].message.contains("no values found"),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_confirm_rollout_gate_holds_the_run_in_waiting_until_it_opens() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "approve", "type": "confirm-rollout", "url": "http://gate/" }
+        ]);
+    })
+    .await;
+    assert_eq!(h.phase(), Phase::Progressing);
+    h.ports.hooks.set_passing("approve", false);
+    h.ports.platform.deploy("podinfo:6.2");
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Waiting);
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Waiting);
+    h.ports.hooks.set_passing("approve", true);
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Progressing);
+}
+
+#[tokio::test]
+async fn the_confirm_traffic_increase_gate_holds_the_weight_without_failing() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "more", "type": "confirm-traffic-increase", "url": "http://gate/" }
+        ]);
+    })
+    .await;
+    h.ports.hooks.set_passing("more", false);
+    h.tick().await;
+    h.tick().await;
+    assert_eq!(h.canary.status.canary_weight, 0);
+    assert_eq!(h.canary.status.failed_checks, 0);
+    h.ports.hooks.set_passing("more", true);
+    h.tick().await;
+    assert_eq!(h.canary.status.canary_weight, 10);
+}
+
+#[tokio::test]
+async fn the_confirm_promotion_gate_waits_in_waiting_promotion() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "ship-it", "type": "confirm-promotion", "url": "http://gate/" }
+        ]);
+    })
+    .await;
+    h.ports.hooks.set_passing("ship-it", false);
+    h.tick_until(Phase::WaitingPromotion, 10).await;
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::WaitingPromotion);
+    assert_eq!(h.ports.platform.promotions(), 0);
+    h.ports.hooks.set_passing("ship-it", true);
+    h.tick_until(Phase::Succeeded, 5).await;
+    assert_eq!(h.ports.platform.promotions(), 1);
+}
+
+#[tokio::test]
+async fn an_open_rollback_gate_rolls_the_run_back() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "abort", "type": "rollback", "url": "http://gate/" }
+        ]);
+    })
+    .await;
+    h.ports.hooks.set_passing("abort", false);
+    h.tick().await;
+    assert_eq!(h.canary.status.canary_weight, 10);
+    h.ports.hooks.set_passing("abort", true);
+    let outcome = h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+    assert!(outcome.events[0].message.contains("rollback webhook abort"));
+}
+
+#[tokio::test]
+async fn a_revision_change_mid_run_routes_to_primary_and_restarts_the_analysis() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    h.tick().await;
+    h.ports.metrics.set("request-success-rate", 90.0);
+    h.tick().await;
+    assert_eq!(h.canary.status.canary_weight, 20);
+    h.ports.platform.deploy("podinfo:6.2");
+    let outcome = h.tick().await;
+    assert_eq!(h.ports.router.weight(), 0);
+    assert_eq!(h.canary.status.canary_weight, 0);
+    assert_eq!(h.canary.status.failed_checks, 0);
+    assert_eq!(h.phase(), Phase::Progressing);
+    assert!(
+        outcome.events[0]
+            .message
+            .starts_with("New revision detected! Restarting")
+    );
+}
+
+#[tokio::test]
+async fn a_canary_not_ready_past_the_progress_deadline_rolls_back() {
+    let mut h = Harness::new(|_| {});
+    h.tick().await;
+    h.ports.platform.set_canary_ready(false);
+    h.ports.platform.deploy("podinfo:6.1");
+    h.tick().await;
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Progressing);
+    h.ports.clock.advance(Duration::from_secs(61));
+    let outcome = h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+    assert!(
+        outcome.events[0]
+            .message
+            .contains("progressDeadlineSeconds (60s)")
+    );
+}
+
+#[tokio::test]
+async fn skip_analysis_promotes_without_a_step() {
+    let mut h = Harness::started_with(|c| c["spec"]["skipAnalysis"] = true.into()).await;
+    h.tick_until(Phase::Succeeded, 5).await;
+    assert!(h.ports.journal.entries().is_empty());
+    assert_eq!(
+        h.ports.platform.primary_image(),
+        Some("podinfo:6.1".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_canary_is_left_alone() {
+    let mut h = Harness::new(|c| c["spec"]["suspend"] = true.into());
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Initializing);
+    assert!(h.ports.router.history().is_empty());
+}
+
+#[tokio::test]
+async fn step_weight_promotion_moves_traffic_back_gradually() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["stepWeightPromotion"] = 20.into();
+    })
+    .await;
+    h.tick_until(Phase::Succeeded, 20).await;
+    assert_eq!(
+        h.ports.router.history(),
+        vec![0, 10, 20, 30, 40, 50, 30, 10, 0]
+    );
+}
+
+#[tokio::test]
+async fn blue_green_counts_iterations_then_promotes() {
+    let mut h = Harness::started_with(|c| {
+        let analysis = &mut c["spec"]["analysis"];
+        analysis["iterations"] = 3.into();
+        analysis.as_object_mut().unwrap().remove("stepWeight");
+    })
+    .await;
+    h.tick_until(Phase::Succeeded, 12).await;
+    let decisions: Vec<Decision> = h
+        .ports
+        .journal
+        .entries()
+        .into_iter()
+        .map(|e| e.outcome.unwrap().decision)
+        .collect();
+    // As in Flagger, the first (pre-rollout) step counts as an iteration.
+    assert_eq!(decisions.len(), 4, "three iterations, then promote");
+    assert_eq!(decisions.last(), Some(&Decision::Promote));
+}
+
+#[tokio::test]
+async fn a_policy_failure_counts_as_a_failed_check() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["policy"] = serde_json::json!({ "ref": "/nonexistent/policy.wasm" });
+    })
+    .await;
+    let outcome = h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 1);
+    assert_eq!(h.phase(), Phase::Progressing);
+    assert!(
+        outcome.events[0]
+            .message
+            .contains("cannot read policy file"),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_failure_rolls_back_when_so_configured() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["policy"] =
+            serde_json::json!({ "ref": "builtin:threshold", "config": { "bogus": 1 }, "onError": "rollback" });
+    })
+    .await;
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+}
+
+#[tokio::test]
+async fn every_step_is_journaled_with_its_input_and_verdict() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    h.tick().await;
+    let entries = h.ports.journal.entries();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].canary, "podinfo/frontend");
+    assert_eq!(entries[1].policy, "builtin:threshold");
+    assert_eq!(entries[1].input.state.canary_weight, 10);
+    assert_eq!(entries[1].input.metrics[0].canary, Some(99.9));
+    assert_eq!(entries[1].input.history.len(), 1);
+    assert_eq!(
+        entries[1].outcome.as_ref().unwrap().decision,
+        Decision::Advance { weight: 20 }
+    );
+}
+
+#[tokio::test]
+async fn a_run_resumes_from_its_persisted_status_and_promotes_once() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    h.tick().await;
+    // A restart: the status goes through its serialized form, as it would
+    // through the Kubernetes API, and a new reconcile picks it up.
+    let stored = serde_json::to_string(&h.canary.status).unwrap();
+    h.canary.status = serde_json::from_str(&stored).unwrap();
+    assert_eq!(h.canary.status.canary_weight, 20);
+    h.tick_until(Phase::Succeeded, 20).await;
+    assert_eq!(h.ports.router.history(), vec![0, 10, 20, 30, 40, 50, 0]);
+    assert_eq!(h.ports.platform.promotions(), 1);
+}
+
+#[tokio::test]
+async fn post_rollout_hooks_run_after_promotion() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "notify", "type": "post-rollout", "url": "http://hook/" }
+        ]);
+    })
+    .await;
+    h.tick_until(Phase::Finalising, 20).await;
+    assert!(h.ports.hooks.calls().is_empty());
+    h.tick().await;
+    assert_eq!(h.ports.hooks.calls(), vec!["notify".to_owned()]);
+}
+
+#[tokio::test]
+async fn a_failed_pre_rollout_hook_fails_the_first_step() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "smoke", "type": "pre-rollout", "url": "http://hook/" }
+        ]);
+    })
+    .await;
+    h.ports.hooks.set_passing("smoke", false);
+    h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 1);
+    assert_eq!(h.canary.status.canary_weight, 0);
+}

@@ -1,0 +1,81 @@
+//! Flagger's Canary manifests parse as Warbler Canaries with only the
+//! apiVersion changed; mistakes are named by their field.
+
+use warbler::canary::{API_VERSION, Canary, ManifestError, WebhookType};
+
+const SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/fixtures/flagger-frontend-canary.yaml"
+);
+
+fn seed() -> String {
+    std::fs::read_to_string(SEED).expect("the seed manifest is in ../shared/fixtures")
+}
+
+#[test]
+fn the_seed_manifest_parses_with_only_its_api_version_changed() {
+    let yaml = seed().replace("flagger.app/v1beta1", API_VERSION);
+    let canary = Canary::from_yaml("frontend.yaml", &yaml).unwrap();
+    let analysis = &canary.spec.analysis;
+    assert_eq!(canary.key(), "podinfo/frontend");
+    assert_eq!(canary.spec.progress_deadline_seconds, 360);
+    assert_eq!(analysis.interval.as_secs(), 60);
+    assert_eq!(
+        (
+            analysis.threshold,
+            analysis.max_weight,
+            analysis.step_weight
+        ),
+        (3, Some(50), Some(10))
+    );
+    assert_eq!(analysis.metrics[0].name, "request-success-rate");
+    assert_eq!(analysis.metrics[0].threshold_range.unwrap().min, Some(99.0));
+    assert_eq!(
+        analysis.metrics[1].threshold_range.unwrap().max,
+        Some(250.0)
+    );
+    assert_eq!(analysis.webhooks[0].kind, WebhookType::Rollout);
+    assert_eq!(
+        analysis.webhooks[0].metadata["cmd"],
+        "hey -z 1m -q 10 -c 2 http://frontend-canary.podinfo:9898/"
+    );
+    assert_eq!(analysis.webhooks[1].kind, WebhookType::Event);
+}
+
+#[test]
+fn the_unchanged_flagger_manifest_is_refused_with_the_fix() {
+    let err = Canary::from_yaml("frontend.yaml", &seed()).unwrap_err();
+    assert!(matches!(err, ManifestError::FlaggerApiVersion { .. }));
+    assert!(
+        err.to_string()
+            .contains("change it to warbler.dev/v1alpha1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misspelled_field_is_named_with_its_path() {
+    let yaml = seed()
+        .replace("flagger.app/v1beta1", API_VERSION)
+        .replace("stepWeight: 10", "stepWeigth: 10");
+    let err = Canary::from_yaml("frontend.yaml", &yaml)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("frontend.yaml: spec.analysis.stepWeigth: unknown field `stepWeigth`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_duration_is_named_with_an_example() {
+    let yaml = seed().replace("flagger.app/v1beta1", API_VERSION).replace(
+        "interval: 1m\n    threshold",
+        "interval: 1 minute\n    threshold",
+    );
+    let err = Canary::from_yaml("frontend.yaml", &yaml)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("spec.analysis.interval"), "{err}");
+    assert!(err.contains("like `30s`"), "{err}");
+}
