@@ -7,8 +7,10 @@
 
 pub mod canary;
 pub mod cli;
+pub mod http;
 pub mod journal;
 pub mod judge;
+pub mod metrics;
 pub mod policy;
 pub mod ports;
 pub mod reconciler;

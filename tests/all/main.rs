@@ -7,5 +7,6 @@ mod cache;
 mod cli;
 mod contract;
 mod manifest;
+mod prometheus;
 mod sandbox;
 mod threshold_semantics;
