@@ -7,6 +7,7 @@
 
 pub mod canary;
 pub mod cli;
+pub mod hooks;
 pub mod http;
 pub mod journal;
 pub mod judge;

@@ -2,7 +2,6 @@
 //! package `prometheus`, started on loopback by this test) scraping an
 //! exporter of Linkerd's proxy metrics.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,56 +11,46 @@ use warbler::canary::{API_VERSION, Canary};
 use warbler::metrics::PrometheusSource;
 use warbler::ports::MetricSource;
 
+use crate::http_server::{self, TestServer};
+
 /// Serves Linkerd-style counters that grow with time: the canary answers
 /// 95% of requests successfully in 50 ms, the primary all of them in 10 ms.
-fn start_exporter() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+fn start_exporter() -> TestServer {
     let started = Instant::now();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let t = started.elapsed().as_secs_f64();
-            let mut body = String::new();
-            for (deployment, ok, failed, latency_le) in [
-                ("frontend", 95.0, 5.0, "50"),
-                ("frontend-primary", 100.0, 0.0, "10"),
-            ] {
-                let labels =
-                    format!(r#"namespace="podinfo",deployment="{deployment}",direction="inbound""#);
+    http_server::serve(move |_| {
+        let t = started.elapsed().as_secs_f64();
+        let mut body = String::new();
+        for (deployment, ok, failed, latency_le) in [
+            ("frontend", 95.0, 5.0, 50),
+            ("frontend-primary", 100.0, 0.0, 10),
+        ] {
+            let labels =
+                format!(r#"namespace="podinfo",deployment="{deployment}",direction="inbound""#);
+            body.push_str(&format!(
+                "response_total{{{labels},classification=\"success\"}} {}\n",
+                (ok * t).floor()
+            ));
+            body.push_str(&format!(
+                "response_total{{{labels},classification=\"failure\"}} {}\n",
+                (failed * t).floor()
+            ));
+            for le in [10, 50, 100] {
+                let count = if le >= latency_le {
+                    ((ok + failed) * t).floor()
+                } else {
+                    0.0
+                };
                 body.push_str(&format!(
-                    "response_total{{{labels},classification=\"success\"}} {}\n",
-                    (ok * t).floor()
+                    "response_latency_ms_bucket{{{labels},le=\"{le}\"}} {count}\n"
                 ));
-                body.push_str(&format!(
-                    "response_total{{{labels},classification=\"failure\"}} {}\n",
-                    (failed * t).floor()
-                ));
-                for le in ["10", "50", "100", "+Inf"] {
-                    let count = if le == "+Inf" || le.parse::<u32>().ok() >= latency_le.parse().ok()
-                    {
-                        ((ok + failed) * t).floor()
-                    } else {
-                        0.0
-                    };
-                    body.push_str(&format!(
-                        "response_latency_ms_bucket{{{labels},le=\"{le}\"}} {count}\n"
-                    ));
-                }
             }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            body.push_str(&format!(
+                "response_latency_ms_bucket{{{labels},le=\"+Inf\"}} {}\n",
+                ((ok + failed) * t).floor()
+            ));
         }
-    });
-    port
+        (200, body)
+    })
 }
 
 /// A Prometheus server, stopped by PID when dropped.
@@ -85,7 +74,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_prometheus(dir: &Path, exporter_port: u16) -> Prometheus {
+fn start_prometheus(dir: &Path, exporter: &TestServer) -> Prometheus {
+    let exporter_port = exporter.port;
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -147,7 +137,8 @@ fn now_ms() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builtin_and_custom_queries_measure_canary_and_primary() {
     let dir = tempfile::tempdir().unwrap();
-    let prometheus = start_prometheus(dir.path(), start_exporter());
+    let exporter = start_exporter();
+    let prometheus = start_prometheus(dir.path(), &exporter);
     let source = PrometheusSource::new(&prometheus.address);
     let canary = frontend();
     let metrics = &canary.spec.analysis.metrics;
@@ -193,7 +184,8 @@ async fn builtin_and_custom_queries_measure_canary_and_primary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_without_data_names_the_query() {
     let dir = tempfile::tempdir().unwrap();
-    let prometheus = start_prometheus(dir.path(), start_exporter());
+    let exporter = start_exporter();
+    let prometheus = start_prometheus(dir.path(), &exporter);
     let source = PrometheusSource::new(&prometheus.address);
     let canary = frontend();
     let m = source
