@@ -121,6 +121,13 @@ fn print_percentiles() {
     percentiles("fresh-instance decision (epoch deadline)", 10_000, || {
         black_box(policy.evaluate(black_box(&input)).unwrap());
     });
+    percentiles(
+        "fresh instance, describe() only (fixed cost)",
+        10_000,
+        || {
+            black_box(policy.describe().unwrap());
+        },
+    );
     percentiles("native decision (same Rust logic)", 10_000, || {
         black_box(Threshold::evaluate(black_box(&input)).unwrap());
     });
@@ -154,6 +161,10 @@ fn criterion_benches(c: &mut Criterion) {
     let policy = epoch.load(&THRESHOLD).unwrap();
     c.bench_function("decision/fresh_instance_epoch", |b| {
         b.iter(|| policy.evaluate(black_box(&input)).unwrap())
+    });
+    // The fixed cost of a fresh instance: instantiate, a trivial call, drop.
+    c.bench_function("decision/fresh_instance_describe_only", |b| {
+        b.iter(|| policy.describe().unwrap())
     });
     c.bench_function("decision/native", |b| {
         b.iter(|| Threshold::evaluate(black_box(&input)).unwrap())
