@@ -1,5 +1,6 @@
 //! The `warbler` command line.
 
+mod load;
 mod policy;
 
 use std::io::IsTerminal;
@@ -24,6 +25,11 @@ enum Command {
     /// Evaluate and inspect analysis policies (for policy authors).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Send HTTP load like `hey` (same flags: -z, -n, -c, -q, -m, -t).
+    Loadtest(load::LoadtestArgs),
+    /// Run a small HTTP service with a given version, error rate and latency.
+    #[command(disable_version_flag = true)]
+    SampleApp(load::SampleAppArgs),
 }
 
 /// A failure at the command line's edge: one line saying what went wrong, an
@@ -67,6 +73,8 @@ impl Cli {
         init_tracing(&self.log);
         let outcome = match self.command {
             Command::Policy(command) => command.run(),
+            Command::Loadtest(args) => load::loadtest(args),
+            Command::SampleApp(args) => load::sample_app(args),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
@@ -89,4 +97,14 @@ fn init_tracing(filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -7,6 +7,7 @@ mod cache;
 mod cli;
 mod contract;
 mod http_server;
+mod load;
 mod manifest;
 mod prometheus;
 mod sandbox;

@@ -1,0 +1,175 @@
+//! The built-in load generator: `hey`'s model (workers, a per-worker rate
+//! limit, a duration or a request count) over keep-alive HTTP/1.1.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// What load to send.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// The target (http only).
+    pub url: Uri,
+    /// The method.
+    pub method: Method,
+    /// Concurrent workers (`hey -c`).
+    pub concurrency: usize,
+    /// Requests per second per worker (`hey -q`); unlimited when `None`.
+    pub rate_per_worker: Option<f64>,
+    /// Stop after this long (`hey -z`).
+    pub duration: Option<Duration>,
+    /// Stop after this many requests (`hey -n`); used when no duration is set.
+    pub requests: u64,
+    /// Per-request timeout (`hey -t`).
+    pub timeout: Duration,
+}
+
+/// What the load did.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Requests that got no response (connection errors, timeouts).
+    pub errors: u64,
+    /// Every response's latency, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+impl LoadReport {
+    /// Requests sent, answered or not.
+    pub fn total(&self) -> u64 {
+        self.statuses.values().sum::<u64>() + self.errors
+    }
+
+    /// Requests per second over the run.
+    pub fn rate(&self) -> f64 {
+        self.total() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The latency at quantile `q` (0..=1).
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        self.latencies[index]
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = |d: Duration| d.as_secs_f64();
+        writeln!(f, "Summary:")?;
+        writeln!(f, "  Total:\t{:.4} secs", secs(self.elapsed))?;
+        writeln!(f, "  Slowest:\t{:.4} secs", secs(self.quantile(1.0)))?;
+        writeln!(f, "  Fastest:\t{:.4} secs", secs(self.quantile(0.0)))?;
+        writeln!(f, "  Requests/sec:\t{:.4}", self.rate())?;
+        writeln!(f, "\nLatency distribution:")?;
+        for q in [0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99] {
+            writeln!(
+                f,
+                "  {}% in {:.4} secs",
+                (q * 100.0) as u32,
+                secs(self.quantile(q))
+            )?;
+        }
+        writeln!(f, "\nStatus code distribution:")?;
+        for (status, count) in &self.statuses {
+            writeln!(f, "  [{status}]\t{count} responses")?;
+        }
+        if self.errors > 0 {
+            writeln!(f, "\nError distribution:\n  [{}]\tno response", self.errors)?;
+        }
+        Ok(())
+    }
+}
+
+/// Send the load and report.
+pub async fn run(spec: &LoadSpec) -> LoadReport {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(spec.concurrency)
+        .build_http();
+    let started = Instant::now();
+    let deadline = spec.duration.map(|d| started + d);
+    let remaining = Arc::new(AtomicU64::new(if deadline.is_some() {
+        u64::MAX
+    } else {
+        spec.requests
+    }));
+    let workers: Vec<_> = (0..spec.concurrency.max(1))
+        .map(|_| {
+            let client = client.clone();
+            let spec = spec.clone();
+            let remaining = remaining.clone();
+            tokio::spawn(async move {
+                let mut report = LoadReport::default();
+                let gap = spec
+                    .rate_per_worker
+                    .map(|q| Duration::from_secs_f64(1.0 / q));
+                let mut next = Instant::now();
+                loop {
+                    if deadline.is_some_and(|d| Instant::now() >= d)
+                        || remaining
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                                n.checked_sub(1)
+                            })
+                            .is_err()
+                    {
+                        break;
+                    }
+                    if let Some(gap) = gap {
+                        if let Some(d) = deadline.filter(|d| next >= *d) {
+                            tokio::time::sleep_until(d.into()).await;
+                            break;
+                        }
+                        tokio::time::sleep_until(next.into()).await;
+                        next += gap;
+                    }
+                    let request = Request::builder()
+                        .method(spec.method.clone())
+                        .uri(spec.url.clone())
+                        .body(Empty::new())
+                        .expect("a request from a valid URI and method");
+                    let sent = Instant::now();
+                    let outcome = tokio::time::timeout(spec.timeout, async {
+                        let response = client.request(request).await.ok()?;
+                        let status = response.status().as_u16();
+                        response.into_body().collect().await.ok()?;
+                        Some(status)
+                    })
+                    .await;
+                    match outcome {
+                        Ok(Some(status)) => {
+                            report.latencies.push(sent.elapsed());
+                            *report.statuses.entry(status).or_default() += 1;
+                        }
+                        _ => report.errors += 1,
+                    }
+                }
+                report
+            })
+        })
+        .collect();
+    let mut total = LoadReport::default();
+    for worker in workers {
+        let report = worker.await.expect("load workers do not panic");
+        for (status, count) in report.statuses {
+            *total.statuses.entry(status).or_default() += count;
+        }
+        total.errors += report.errors;
+        total.latencies.extend(report.latencies);
+    }
+    total.elapsed = started.elapsed();
+    total.latencies.sort();
+    total
+}
