@@ -26,7 +26,10 @@ enum Command {
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Send HTTP load like `hey` (same flags: -z, -n, -c, -q, -m, -t).
-    Loadtest(load::LoadtestArgs),
+    Loadtest(crate::load::HeyArgs),
+    /// Accept Flagger load-test webhooks (`metadata.cmd: "hey …"`) and run
+    /// the load natively, like flagger-loadtester.
+    Loadtester(load::LoadtesterArgs),
     /// Run a small HTTP service with a given version, error rate and latency.
     #[command(disable_version_flag = true)]
     SampleApp(load::SampleAppArgs),
@@ -75,6 +78,7 @@ impl Cli {
             Command::Policy(command) => command.run(),
             Command::Loadtest(args) => load::loadtest(args),
             Command::SampleApp(args) => load::sample_app(args),
+            Command::Loadtester(args) => load::loadtester(args),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

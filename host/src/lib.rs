@@ -12,6 +12,7 @@ pub mod http;
 pub mod journal;
 pub mod judge;
 pub mod load;
+pub mod loadtester;
 pub mod metrics;
 pub mod policy;
 pub mod ports;

@@ -13,6 +13,86 @@ use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+/// `hey`'s flags, with its defaults: what `warbler loadtest` and the
+/// load tester's `hey …` commands accept.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HeyArgs {
+    /// The URL to load (http).
+    pub url: String,
+    /// Stop after this long, e.g. `30s` or `1m` (overrides -n).
+    #[arg(short = 'z', value_parser = crate::canary::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Number of requests to send.
+    #[arg(short = 'n', default_value_t = 200)]
+    pub requests: u64,
+    /// Number of workers sending at once.
+    #[arg(short = 'c', default_value_t = 50)]
+    pub concurrency: usize,
+    /// Rate limit per worker, in requests per second.
+    #[arg(short = 'q')]
+    pub rate: Option<f64>,
+    /// HTTP method.
+    #[arg(short = 'm', default_value = "GET")]
+    pub method: String,
+    /// Timeout of each request, in seconds.
+    #[arg(short = 't', default_value_t = 20)]
+    pub timeout: u64,
+}
+
+/// A `hey` command line, as the load tester receives it.
+#[derive(Debug, clap::Parser)]
+#[command(name = "hey", disable_help_flag = true)]
+struct HeyCommand {
+    #[command(flatten)]
+    args: HeyArgs,
+}
+
+impl HeyArgs {
+    /// Parse a `hey …` command line (as in a Flagger load-test webhook's
+    /// `cmd`); the error says what is wrong.
+    pub fn parse_command(command: &str) -> Result<HeyArgs, String> {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        if words.first() != Some(&"hey") {
+            return Err(format!(
+                "`{command}` is not a hey command; Warbler's load tester runs `hey …` natively and nothing else"
+            ));
+        }
+        <HeyCommand as clap::Parser>::try_parse_from(words)
+            .map(|c| c.args)
+            .map_err(|err| {
+                format!(
+                    "`{command}`: {}",
+                    err.to_string().lines().next().unwrap_or_default()
+                )
+            })
+    }
+
+    /// The load these flags describe.
+    pub fn into_spec(self) -> Result<LoadSpec, String> {
+        if self.url.starts_with("https:") {
+            return Err(format!(
+                "{}: the built-in load generator speaks plain HTTP only",
+                self.url
+            ));
+        }
+        Ok(LoadSpec {
+            url: self
+                .url
+                .parse()
+                .map_err(|err| format!("`{}` is not a URL: {err}", self.url))?,
+            method: self
+                .method
+                .parse()
+                .map_err(|_| format!("`{}` is not an HTTP method", self.method))?,
+            concurrency: self.concurrency,
+            rate_per_worker: self.rate.filter(|q| *q > 0.0),
+            duration: self.duration,
+            requests: self.requests,
+            timeout: Duration::from_secs(self.timeout),
+        })
+    }
+}
+
 /// What load to send.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {

@@ -8,6 +8,7 @@ mod cli;
 mod contract;
 mod http_server;
 mod load;
+mod loadtester;
 mod manifest;
 mod prometheus;
 mod sandbox;
