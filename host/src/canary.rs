@@ -12,9 +12,10 @@ pub use duration::{format as format_duration, parse as parse_duration};
 pub use revision::revision_of;
 pub use spec::{
     AnalysisSpec, CanarySpec, MetricSpec, OnPolicyError, PolicySpec, RangeSpec, ServiceSpec,
-    TargetRef, TemplateRef, WebhookSpec, WebhookType,
+    TargetRef, TemplateRef, WebhookSpec,
 };
 pub use status::{CanaryStatus, HISTORY_LEN};
+pub use warbler_guest_sdk::WebhookKind;
 
 /// The API group and version of Warbler's Canary kind.
 pub const API_VERSION: &str = "warbler.dev/v1alpha1";

@@ -117,7 +117,7 @@ impl Hooks for HttpHooks {
             if passed || attempt >= retries {
                 return WebhookResult {
                     name: hook.name.clone(),
-                    kind: hook.kind.kind(),
+                    kind: hook.kind,
                     passed,
                     status_code,
                     message,

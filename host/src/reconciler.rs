@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use warbler_guest_sdk::Phase;
 
-use crate::canary::{Canary, CanaryStatus, WebhookType, revision_of};
+use crate::canary::{Canary, CanaryStatus, WebhookKind, revision_of};
 use crate::ports::{
     Clock, Hooks, Journal, Judge, MetricSource, Platform, PortError, Readiness, Router,
 };
@@ -162,7 +162,7 @@ where
         if matches!(
             step.status.phase,
             Phase::Waiting | Phase::Progressing | Phase::WaitingPromotion
-        ) && let Some(name) = self.open_gate(canary, WebhookType::Rollback).await
+        ) && let Some(name) = self.open_gate(canary, WebhookKind::Rollback).await
         {
             return self
                 .roll_back(step, format!("rollback webhook {name} asked for it"))
@@ -243,7 +243,7 @@ where
     /// Pass the confirm-rollout gate into Progressing, or wait at it.
     async fn confirm_rollout(&self, mut step: Step<'_>) -> Result<Outcome, PortError> {
         let canary = step.canary;
-        if let Some(name) = self.closed_gate(canary, WebhookType::ConfirmRollout).await {
+        if let Some(name) = self.closed_gate(canary, WebhookKind::ConfirmRollout).await {
             if step.status.phase != Phase::Waiting {
                 step.info(format!(
                     "Halt {}.{} advancement waiting for approval {name}",
@@ -336,7 +336,7 @@ where
     }
 
     async fn run_post_rollout(&self, step: &mut Step<'_>) {
-        for hook in hooks_of(step.canary, WebhookType::PostRollout) {
+        for hook in hooks_of(step.canary, WebhookKind::PostRollout) {
             let result = self.hooks.call(step.canary, hook).await;
             if !result.passed {
                 step.warn(format!(
@@ -348,7 +348,7 @@ where
     }
 
     /// The first hook of `kind` that does not pass, if any (a closed gate).
-    pub(crate) async fn closed_gate(&self, canary: &Canary, kind: WebhookType) -> Option<String> {
+    pub(crate) async fn closed_gate(&self, canary: &Canary, kind: WebhookKind) -> Option<String> {
         for hook in hooks_of(canary, kind) {
             if !self.hooks.call(canary, hook).await.passed {
                 return Some(hook.name.clone());
@@ -358,7 +358,7 @@ where
     }
 
     /// The first hook of `kind` that passes, if any (an open gate).
-    async fn open_gate(&self, canary: &Canary, kind: WebhookType) -> Option<String> {
+    async fn open_gate(&self, canary: &Canary, kind: WebhookKind) -> Option<String> {
         for hook in hooks_of(canary, kind) {
             if self.hooks.call(canary, hook).await.passed {
                 return Some(hook.name.clone());
@@ -370,7 +370,7 @@ where
 
 pub(crate) fn hooks_of(
     canary: &Canary,
-    kind: WebhookType,
+    kind: WebhookKind,
 ) -> impl Iterator<Item = &crate::canary::WebhookSpec> {
     canary
         .spec

@@ -1,7 +1,7 @@
 //! Flagger's Canary manifests parse as Warbler Canaries with only the
 //! apiVersion changed; mistakes are named by their field.
 
-use warbler::canary::{API_VERSION, Canary, ManifestError, WebhookType};
+use warbler::canary::{API_VERSION, Canary, ManifestError, WebhookKind};
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -34,12 +34,12 @@ fn the_seed_manifest_parses_with_only_its_api_version_changed() {
         analysis.metrics[1].threshold_range.unwrap().max,
         Some(250.0)
     );
-    assert_eq!(analysis.webhooks[0].kind, WebhookType::Rollout);
+    assert_eq!(analysis.webhooks[0].kind, WebhookKind::Rollout);
     assert_eq!(
         analysis.webhooks[0].metadata["cmd"],
         "hey -z 1m -q 10 -c 2 http://frontend-canary.podinfo:9898/"
     );
-    assert_eq!(analysis.webhooks[1].kind, WebhookType::Event);
+    assert_eq!(analysis.webhooks[1].kind, WebhookKind::Event);
 }
 
 #[test]

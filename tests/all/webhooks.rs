@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use warbler::canary::{API_VERSION, Canary, WebhookSpec, WebhookType};
+use warbler::canary::{API_VERSION, Canary, WebhookKind, WebhookSpec};
 use warbler::hooks::HttpHooks;
 use warbler::ports::Hooks;
 
@@ -28,7 +28,7 @@ status: {{ phase: Progressing, canaryWeight: 10, failedChecks: 0, iterations: 1,
     Canary::from_yaml("test", &yaml).unwrap()
 }
 
-fn hook(url: String, kind: WebhookType) -> WebhookSpec {
+fn hook(url: String, kind: WebhookKind) -> WebhookSpec {
     WebhookSpec {
         name: "gate".to_owned(),
         kind,
@@ -50,7 +50,7 @@ async fn a_webhook_gets_flaggers_payload_and_passes_on_200() {
     let result = HttpHooks::default()
         .call(
             &canary(),
-            &hook(server.url("/approve"), WebhookType::ConfirmRollout),
+            &hook(server.url("/approve"), WebhookKind::ConfirmRollout),
         )
         .await;
     assert!(result.passed);
@@ -84,12 +84,12 @@ async fn status_202_passes_and_above_202_fails_with_the_body() {
     let accepted = hooks
         .call(
             &canary(),
-            &hook(server.url("/accepted"), WebhookType::Rollout),
+            &hook(server.url("/accepted"), WebhookKind::Rollout),
         )
         .await;
     assert!(accepted.passed);
     let refused = hooks
-        .call(&canary(), &hook(server.url("/other"), WebhookType::Rollout))
+        .call(&canary(), &hook(server.url("/other"), WebhookKind::Rollout))
         .await;
     assert!(!refused.passed);
     assert_eq!(refused.message, "not like this");
@@ -102,7 +102,7 @@ async fn a_webhook_that_answers_too_late_fails() {
         (200, String::new())
     });
     let result = HttpHooks::default()
-        .call(&canary(), &hook(server.url("/slow"), WebhookType::Rollout))
+        .call(&canary(), &hook(server.url("/slow"), WebhookKind::Rollout))
         .await;
     assert!(!result.passed);
     assert!(result.message.contains("no answer"), "{}", result.message);
@@ -116,7 +116,7 @@ async fn retries_turn_a_transient_failure_into_a_pass() {
         0 => (500, "warming up".to_owned()),
         _ => (200, "ok".to_owned()),
     });
-    let mut spec = hook(server.url("/flaky"), WebhookType::Rollout);
+    let mut spec = hook(server.url("/flaky"), WebhookKind::Rollout);
     spec.retries = Some(2);
     let result = HttpHooks::with_retry_backoff(Duration::from_millis(10))
         .call(&canary(), &spec)
@@ -135,7 +135,7 @@ async fn an_unreachable_webhook_fails_with_the_reason() {
     let result = HttpHooks::default()
         .call(
             &canary(),
-            &hook(format!("http://127.0.0.1:{port}/"), WebhookType::Rollout),
+            &hook(format!("http://127.0.0.1:{port}/"), WebhookKind::Rollout),
         )
         .await;
     assert!(!result.passed);
@@ -167,7 +167,7 @@ async fn a_confirm_promotion_gate_over_http_blocks_then_releases_promotion() {
     canary.status = Default::default();
     canary.spec.analysis.webhooks = vec![WebhookSpec {
         name: "ship-it".to_owned(),
-        ..hook(server.url("/gate"), WebhookType::ConfirmPromotion)
+        ..hook(server.url("/gate"), WebhookKind::ConfirmPromotion)
     }];
     canary.spec.analysis.max_weight = Some(20);
     let reconciler = Reconciler {

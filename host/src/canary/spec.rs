@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use warbler_guest_sdk::WebhookKind;
 
 use super::duration::{serde_go, serde_go_option};
 
@@ -250,7 +251,7 @@ pub struct WebhookSpec {
     pub name: String,
     /// When it is called; `rollout` when unset.
     #[serde(default = "default_webhook_type", rename = "type")]
-    pub kind: WebhookType,
+    pub kind: WebhookKind,
     /// Where it is sent.
     pub url: String,
     /// How long to wait for an answer; 60s when unset.
@@ -271,30 +272,8 @@ pub struct WebhookSpec {
     pub mute_alert: bool,
 }
 
-fn default_webhook_type() -> WebhookType {
-    WebhookType::Rollout
-}
-
-/// Flagger's webhook types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WebhookType {
-    /// Gate before a new revision starts.
-    ConfirmRollout,
-    /// Before traffic is first shifted.
-    PreRollout,
-    /// At every step, before the metrics are checked.
-    Rollout,
-    /// Gate before each weight increase.
-    ConfirmTrafficIncrease,
-    /// Gate before promotion.
-    ConfirmPromotion,
-    /// After promotion or rollback.
-    PostRollout,
-    /// Gate that forces a rollback when open.
-    Rollback,
-    /// Receives every event.
-    Event,
+fn default_webhook_type() -> WebhookKind {
+    WebhookKind::Rollout
 }
 
 /// `spec.analysis.policy` (Warbler): which policy decides, and its config.
@@ -321,21 +300,4 @@ pub enum OnPolicyError {
     FailCheck,
     /// Roll back at once.
     Rollback,
-}
-
-impl WebhookType {
-    /// The contract's name for this webhook type.
-    pub fn kind(self) -> warbler_guest_sdk::WebhookKind {
-        use warbler_guest_sdk::WebhookKind as K;
-        match self {
-            WebhookType::ConfirmRollout => K::ConfirmRollout,
-            WebhookType::PreRollout => K::PreRollout,
-            WebhookType::Rollout => K::Rollout,
-            WebhookType::ConfirmTrafficIncrease => K::ConfirmTrafficIncrease,
-            WebhookType::ConfirmPromotion => K::ConfirmPromotion,
-            WebhookType::PostRollout => K::PostRollout,
-            WebhookType::Rollback => K::Rollback,
-            WebhookType::Event => K::Event,
-        }
-    }
 }

@@ -209,7 +209,7 @@ impl Hooks for ScriptedHooks {
             .unwrap_or(false);
         WebhookResult {
             name: hook.name.clone(),
-            kind: hook.kind.kind(),
+            kind: hook.kind,
             passed: !failing,
             status_code: Some(if failing { 403 } else { 200 }),
             message: if failing { "forbidden" } else { "ok" }.to_owned(),

@@ -7,7 +7,7 @@ use warbler_guest_sdk::{
 };
 
 use super::{Outcome, Reconciler, Step, hooks_of};
-use crate::canary::{Canary, HISTORY_LEN, MetricSpec, OnPolicyError, WebhookType};
+use crate::canary::{Canary, HISTORY_LEN, MetricSpec, OnPolicyError, WebhookKind};
 use crate::ports::{
     Clock, Hooks, Journal, JournalEntry, Judge, MetricSource, Platform, PortError, Readiness,
     Router,
@@ -91,9 +91,9 @@ where
         let status = &step.status;
         let first_step = status.canary_weight == 0 && status.iterations == 0;
         let kind = if first_step {
-            WebhookType::PreRollout
+            WebhookKind::PreRollout
         } else {
-            WebhookType::Rollout
+            WebhookKind::Rollout
         };
         let mut webhooks = Vec::new();
         for hook in hooks_of(canary, kind) {
@@ -160,7 +160,7 @@ where
         match verdict.decision {
             Decision::Advance { weight } if weight > step.status.canary_weight => {
                 if let Some(gate) = self
-                    .closed_gate(canary, WebhookType::ConfirmTrafficIncrease)
+                    .closed_gate(canary, WebhookKind::ConfirmTrafficIncrease)
                     .await
                 {
                     step.status.message =
@@ -207,7 +207,7 @@ where
         let name = &canary.metadata.name;
         let namespace = &canary.metadata.namespace;
         if let Some(gate) = self
-            .closed_gate(canary, WebhookType::ConfirmPromotion)
+            .closed_gate(canary, WebhookKind::ConfirmPromotion)
             .await
         {
             if step.status.phase != Phase::WaitingPromotion {
