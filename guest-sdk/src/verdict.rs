@@ -27,18 +27,6 @@ pub enum Decision {
     },
 }
 
-impl Decision {
-    /// The decision's name as the journal and `--output text` print it.
-    pub fn action(&self) -> &'static str {
-        match self {
-            Decision::Advance { .. } => "advance",
-            Decision::Hold { .. } => "hold",
-            Decision::Promote => "promote",
-            Decision::Rollback { .. } => "rollback",
-        }
-    }
-}
-
 /// How one metric fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use warbler_guest_sdk::Series;
 
-use super::query::{BuiltinQueries, QueryContext, interval_text, render, template_of};
+use super::query::{BuiltinQueries, QueryContext, render, template_of};
 use crate::canary::{Canary, MetricSpec};
 use crate::ports::{Measurement, MetricSource};
 
@@ -129,7 +129,7 @@ impl MetricSource for PrometheusSource {
             namespace: &canary.metadata.namespace,
             target,
             service: canary.spec.service.name.as_deref().unwrap_or(target),
-            interval: interval_text(window),
+            interval: crate::canary::format_duration(window),
             variables: &metric.template_variables,
         };
         let (canary_query, primary_query) = match (

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::canary::{MetricSpec, format_duration};
+use crate::canary::MetricSpec;
 
 /// Which built-in queries answer `request-success-rate` and
 /// `request-duration`.
@@ -113,11 +113,6 @@ pub fn template_of(metric: &MetricSpec, builtins: BuiltinQueries) -> Result<&str
             metric.name
         )
     })
-}
-
-/// `{{ interval }}` for a window.
-pub fn interval_text(window: std::time::Duration) -> String {
-    format_duration(window)
 }
 
 #[cfg(test)]

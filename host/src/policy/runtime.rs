@@ -56,11 +56,6 @@ impl PolicyRuntime {
         })
     }
 
-    /// The bounds this runtime enforces.
-    pub fn config(&self) -> &RuntimeConfig {
-        &self.config
-    }
-
     /// Load the policy `source` refers to. Loading the same component twice
     /// (by content) returns the same [`PolicyPre`].
     pub fn load(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, LoadError> {
