@@ -1,12 +1,13 @@
 //! The [`Judge`] that runs real policy components through the
 //! [`PolicyRuntime`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use warbler_guest_sdk::{Input, Verdict};
 
 use crate::canary::Canary;
-use crate::policy::{PolicyRuntime, PolicySource};
+use crate::policy::{PolicyPre, PolicyRuntime, PolicySource};
 use crate::ports::Judge;
 use crate::reconciler::policy_ref;
 
@@ -14,19 +15,39 @@ use crate::reconciler::policy_ref;
 /// when it names none).
 pub struct RuntimeJudge {
     runtime: Arc<PolicyRuntime>,
+    /// Built-ins never change while the process runs: load each once instead
+    /// of hashing its bytes at every step of every canary.
+    builtins: Mutex<HashMap<&'static str, Arc<PolicyPre>>>,
 }
 
 impl RuntimeJudge {
     /// A judge over `runtime`.
     pub fn new(runtime: Arc<PolicyRuntime>) -> Self {
-        RuntimeJudge { runtime }
+        RuntimeJudge {
+            runtime,
+            builtins: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn policy(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, String> {
+        let PolicySource::Builtin(name) = source else {
+            return self.runtime.load(source).map_err(|e| e.to_string());
+        };
+        let mut builtins = self.builtins.lock().expect("judge cache poisoned");
+        if let Some(policy) = builtins.get(name) {
+            return Ok(policy.clone());
+        }
+        let policy = self.runtime.load(source).map_err(|e| e.to_string())?;
+        builtins.insert(name, policy.clone());
+        Ok(policy)
     }
 }
 
 impl Judge for RuntimeJudge {
     fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String> {
         let source: PolicySource = policy_ref(canary).parse().map_err(|e| format!("{e}"))?;
-        let policy = self.runtime.load(&source).map_err(|e| e.to_string())?;
-        policy.evaluate(input).map_err(|e| e.to_string())
+        self.policy(&source)?
+            .evaluate(input)
+            .map_err(|e| e.to_string())
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use warbler::canary::{API_VERSION, Canary};
 use warbler::policy::{PolicyPre, PolicyRuntime, PolicySource, RuntimeConfig};
 use warbler_guest_sdk::{Analysis, CanaryRef, Input, Metric, Phase, RolloutState, ThresholdRange};
 
@@ -84,4 +85,14 @@ pub fn attack(attack: &str) -> Input {
         config: serde_json::json!({ "attack": attack }).to_string(),
         ..frontend_at(10)
     }
+}
+
+/// The seed's `frontend` Canary (Deployment `frontend` in `podinfo`, port
+/// 9898) with `rest` as the YAML that follows `service:` (its analysis, and
+/// a status if wanted).
+pub fn frontend_canary(rest: &str) -> Canary {
+    let yaml = format!(
+        "apiVersion: {API_VERSION}\nkind: Canary\nmetadata: {{ name: frontend, namespace: podinfo }}\nspec:\n  targetRef: {{ kind: Deployment, name: frontend }}\n  service: {{ port: 9898 }}\n{rest}"
+    );
+    Canary::from_yaml("test", &yaml).unwrap()
 }

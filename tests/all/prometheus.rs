@@ -7,10 +7,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use warbler::canary::{API_VERSION, Canary};
+use warbler::canary::Canary;
 use warbler::metrics::PrometheusSource;
 use warbler::ports::MetricSource;
 
+use crate::common;
 use crate::http_server::{self, TestServer};
 
 /// Serves Linkerd-style counters that grow with time: the canary answers
@@ -109,25 +110,17 @@ fn start_prometheus(dir: &Path, exporter: &TestServer) -> Prometheus {
 }
 
 fn frontend() -> Canary {
-    let yaml = format!(
-        r#"
-apiVersion: {API_VERSION}
-kind: Canary
-metadata: {{ name: frontend, namespace: podinfo }}
-spec:
-  targetRef: {{ kind: Deployment, name: frontend }}
-  service: {{ port: 9898 }}
-  analysis:
+    common::frontend_canary(
+        r#"  analysis:
     interval: 5s
     stepWeight: 10
     metrics:
-    - {{ name: request-success-rate, interval: 5s, thresholdRange: {{ min: 99 }} }}
-    - {{ name: request-duration, interval: 5s, thresholdRange: {{ max: 500 }} }}
-    - {{ name: errors-per-second, interval: 5s, query: 'sum(rate(response_total{{namespace="{{{{ namespace }}}}", deployment="{{{{ target }}}}", classification="failure"}}[{{{{ interval }}}}]))' }}
-    - {{ name: nothing-here, interval: 5s, query: 'sum(rate(no_such_metric_total[{{{{ interval }}}}]))' }}
-"#
-    );
-    Canary::from_yaml("test", &yaml).unwrap()
+    - { name: request-success-rate, interval: 5s, thresholdRange: { min: 99 } }
+    - { name: request-duration, interval: 5s, thresholdRange: { max: 500 } }
+    - { name: errors-per-second, interval: 5s, query: 'sum(rate(response_total{namespace="{{ namespace }}", deployment="{{ target }}", classification="failure"}[{{ interval }}]))' }
+    - { name: nothing-here, interval: 5s, query: 'sum(rate(no_such_metric_total[{{ interval }}]))' }
+"#,
+    )
 }
 
 fn now_ms() -> i64 {

@@ -6,26 +6,16 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use warbler::canary::{API_VERSION, Canary, WebhookKind, WebhookSpec};
+use warbler::canary::{Canary, WebhookKind, WebhookSpec};
 use warbler::hooks::HttpHooks;
 use warbler::ports::Hooks;
 
-use crate::http_server;
+use crate::{common, http_server};
 
 fn canary() -> Canary {
-    let yaml = format!(
-        r#"
-apiVersion: {API_VERSION}
-kind: Canary
-metadata: {{ name: frontend, namespace: podinfo }}
-spec:
-  targetRef: {{ kind: Deployment, name: frontend }}
-  service: {{ port: 9898 }}
-  analysis: {{ interval: 1s, stepWeight: 10 }}
-status: {{ phase: Progressing, canaryWeight: 10, failedChecks: 0, iterations: 1, lastAppliedSpec: 5f3c2a }}
-"#
-    );
-    Canary::from_yaml("test", &yaml).unwrap()
+    common::frontend_canary(
+        "  analysis: { interval: 1s, stepWeight: 10 }\nstatus: { phase: Progressing, canaryWeight: 10, failedChecks: 0, iterations: 1, lastAppliedSpec: 5f3c2a }\n",
+    )
 }
 
 fn hook(url: String, kind: WebhookKind) -> WebhookSpec {
