@@ -2,19 +2,23 @@
 //! the reconciler keeps, and parsing of manifests.
 
 mod duration;
+mod local;
 mod revision;
 mod spec;
 mod status;
+mod template;
 
 use serde::{Deserialize, Serialize};
 
 pub use duration::{format as format_duration, parse as parse_duration};
+pub use local::{BackendKind, LocalBackend, LocalSpec};
 pub use revision::revision_of;
 pub use spec::{
     AnalysisSpec, CanarySpec, MetricSpec, OnPolicyError, PolicySpec, RangeSpec, ServiceSpec,
     TargetRef, TemplateRef, WebhookSpec,
 };
 pub use status::{CanaryStatus, HISTORY_LEN};
+pub use template::{MetricProvider, MetricTemplate, MetricTemplateSpec};
 pub use warbler_guest_sdk::WebhookKind;
 
 /// The API group and version of Warbler's Canary kind.
@@ -77,53 +81,85 @@ pub enum ManifestError {
     },
     /// Another kind or API version.
     #[error(
-        "{source_name}: expected kind Canary with apiVersion {API_VERSION}, found kind {kind} with apiVersion {api_version}"
+        "{source_name}: expected kind {expected} with apiVersion {API_VERSION}, found kind {kind} with apiVersion {api_version}"
     )]
     WrongKind {
         /// The file or stream it came from.
         source_name: String,
+        /// The kind expected there.
+        expected: &'static str,
         /// The kind found.
         kind: String,
         /// The apiVersion found.
         api_version: String,
     },
+    /// A file of documents without a Canary, or with two.
+    #[error("{source_name}: {message}")]
+    Documents {
+        /// The file or stream it came from.
+        source_name: String,
+        /// What is wrong with the set of documents.
+        message: String,
+    },
+}
+
+/// Deserialize one YAML (or JSON) document; the error gives the path of the
+/// offending field.
+fn parse_document<T: serde::de::DeserializeOwned>(
+    source_name: &str,
+    text: &str,
+) -> Result<T, ManifestError> {
+    let invalid = |message: String| ManifestError::Invalid {
+        source_name: source_name.to_owned(),
+        message,
+    };
+    let deserializer = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        // serde_norway prefixes its message with the enclosing mapping's
+        // path; the exact field's path replaces it.
+        let message = err.inner().to_string();
+        let message = match message.split_once(": ") {
+            Some((prefix, rest)) if !prefix.contains(' ') => rest.to_owned(),
+            _ => message,
+        };
+        match err.path().to_string().as_str() {
+            "." => invalid(message),
+            path => invalid(format!("{path}: {message}")),
+        }
+    })
+}
+
+/// Refuse a document that is not `expected` in Warbler's API version, with
+/// a dedicated hint for Flagger's.
+fn check_kind(
+    source_name: &str,
+    expected: &'static str,
+    kind: &str,
+    api_version: &str,
+) -> Result<(), ManifestError> {
+    if api_version == FLAGGER_API_VERSION && kind == expected {
+        return Err(ManifestError::FlaggerApiVersion {
+            source_name: source_name.to_owned(),
+            found: api_version.to_owned(),
+        });
+    }
+    if api_version != API_VERSION || kind != expected {
+        return Err(ManifestError::WrongKind {
+            source_name: source_name.to_owned(),
+            expected,
+            kind: kind.to_owned(),
+            api_version: api_version.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 impl Canary {
     /// Parse a Canary from YAML (or JSON). `source_name` names the input in
     /// errors, which give the path of the offending field.
     pub fn from_yaml(source_name: &str, text: &str) -> Result<Canary, ManifestError> {
-        let invalid = |message: String| ManifestError::Invalid {
-            source_name: source_name.to_owned(),
-            message,
-        };
-        let deserializer = serde_norway::Deserializer::from_str(text);
-        let canary: Canary = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-            // serde_norway prefixes its message with the enclosing mapping's
-            // path; the exact field's path replaces it.
-            let message = err.inner().to_string();
-            let message = match message.split_once(": ") {
-                Some((prefix, rest)) if !prefix.contains(' ') => rest.to_owned(),
-                _ => message,
-            };
-            match err.path().to_string().as_str() {
-                "." => invalid(message),
-                path => invalid(format!("{path}: {message}")),
-            }
-        })?;
-        if canary.api_version == FLAGGER_API_VERSION && canary.kind == "Canary" {
-            return Err(ManifestError::FlaggerApiVersion {
-                source_name: source_name.to_owned(),
-                found: canary.api_version,
-            });
-        }
-        if canary.api_version != API_VERSION || canary.kind != "Canary" {
-            return Err(ManifestError::WrongKind {
-                source_name: source_name.to_owned(),
-                kind: canary.kind,
-                api_version: canary.api_version,
-            });
-        }
+        let canary: Canary = parse_document(source_name, text)?;
+        check_kind(source_name, "Canary", &canary.kind, &canary.api_version)?;
         Ok(canary)
     }
 
@@ -131,4 +167,86 @@ impl Canary {
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace, self.metadata.name)
     }
+}
+
+impl MetricTemplate {
+    /// Parse a MetricTemplate from YAML (or JSON); errors give the field's
+    /// path.
+    pub fn from_yaml(source_name: &str, text: &str) -> Result<MetricTemplate, ManifestError> {
+        let template: MetricTemplate = parse_document(source_name, text)?;
+        check_kind(
+            source_name,
+            "MetricTemplate",
+            &template.kind,
+            &template.api_version,
+        )?;
+        Ok(template)
+    }
+}
+
+/// A file of YAML documents: one Canary and the MetricTemplates its metrics
+/// refer to (what `warbler run` reads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The Canary.
+    pub canary: Canary,
+    /// The MetricTemplates, in file order.
+    pub templates: Vec<MetricTemplate>,
+}
+
+impl Manifest {
+    /// Parse documents separated by `---`; errors name the document.
+    pub fn from_yaml(source_name: &str, text: &str) -> Result<Manifest, ManifestError> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            #[serde(default)]
+            kind: String,
+        }
+        let mut canaries = Vec::new();
+        let mut templates = Vec::new();
+        for (index, document) in split_documents(text).into_iter().enumerate() {
+            let name = format!("{source_name} (document {})", index + 1);
+            let head: Option<Head> = parse_document(&name, document)?;
+            match head.map(|h| h.kind).as_deref() {
+                None => {}
+                Some("MetricTemplate") => {
+                    templates.push(MetricTemplate::from_yaml(&name, document)?)
+                }
+                Some(_) => canaries.push(Canary::from_yaml(&name, document)?),
+            }
+        }
+        let documents_error = |message: &str| ManifestError::Documents {
+            source_name: source_name.to_owned(),
+            message: message.to_owned(),
+        };
+        match canaries.len() {
+            0 => Err(documents_error(
+                "no Canary found; the file needs one document of kind Canary",
+            )),
+            1 => Ok(Manifest {
+                canary: canaries.remove(0),
+                templates,
+            }),
+            _ => Err(documents_error(
+                "more than one Canary; `warbler run` runs one Canary per file",
+            )),
+        }
+    }
+}
+
+/// The documents of a YAML stream (separated by `---` lines).
+fn split_documents(text: &str) -> Vec<&str> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") {
+            documents.push(&text[start..offset]);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    documents.push(&text[start..]);
+    documents
 }

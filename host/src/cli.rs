@@ -1,7 +1,10 @@
 //! The `warbler` command line.
 
+mod demo;
+mod display;
 mod load;
 mod policy;
+mod run;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -22,6 +25,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Two real rollouts on this machine in about a minute: a healthy
+    /// release is promoted, a faulty one rolled back.
+    Demo(demo::DemoArgs),
+    /// Roll a Canary out on this machine (`spec.local`): supervised releases
+    /// behind an embedded weighted proxy.
+    Run(run::RunArgs),
     /// Evaluate and inspect analysis policies (for policy authors).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -75,6 +84,8 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         init_tracing(&self.log);
         let outcome = match self.command {
+            Command::Demo(args) => demo::demo(args),
+            Command::Run(args) => run::run(args),
             Command::Policy(command) => command.run(),
             Command::Loadtest(args) => load::loadtest(args),
             Command::SampleApp(args) => load::sample_app(args),

@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::Serialize;
 use warbler_guest_sdk::WebhookResult;
 
-use crate::canary::{Canary, WebhookSpec};
+use crate::canary::{Canary, WebhookKind, WebhookSpec};
 use crate::ports::Hooks;
+use crate::reconciler::{Event, Severity, hooks_of};
 
 /// How long a webhook may take when its spec sets no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,6 +127,30 @@ impl Hooks for HttpHooks {
             attempt += 1;
             tokio::time::sleep(backoff).await;
             backoff *= 2;
+        }
+    }
+}
+
+/// Send `events` to the Canary's `event` webhooks, as Flagger does: the
+/// event's text and type (`Normal` or `Warning`) go in the metadata as
+/// `eventMessage` and `eventType`. A failing event webhook is logged and
+/// never holds up the rollout.
+pub async fn send_events<H: Hooks>(hooks: &H, canary: &Canary, events: &[Event]) {
+    for hook in hooks_of(canary, WebhookKind::Event) {
+        for event in events {
+            let mut hook = hook.clone();
+            let kind = match event.severity {
+                Severity::Info => "Normal",
+                Severity::Warning => "Warning",
+            };
+            hook.metadata
+                .insert("eventMessage".to_owned(), event.message.clone());
+            hook.metadata
+                .insert("eventType".to_owned(), kind.to_owned());
+            let result = hooks.call(canary, &hook).await;
+            if !result.passed {
+                tracing::warn!(hook = %hook.name, "event webhook failed: {}", result.message);
+            }
         }
     }
 }

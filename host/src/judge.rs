@@ -9,7 +9,7 @@ use warbler_guest_sdk::{Input, Verdict};
 use crate::canary::Canary;
 use crate::policy::{PolicyPre, PolicyRuntime, PolicySource};
 use crate::ports::Judge;
-use crate::reconciler::policy_ref;
+use crate::reconciler::{policy_config, policy_ref};
 
 /// Judges each step with the policy the Canary names (`builtin:threshold`
 /// when it names none).
@@ -40,6 +40,20 @@ impl RuntimeJudge {
         let policy = self.runtime.load(source).map_err(|e| e.to_string())?;
         builtins.insert(name, policy.clone());
         Ok(policy)
+    }
+}
+
+impl RuntimeJudge {
+    /// Load the policy `canary` names and have it check its configuration,
+    /// so that a bad policy or config stops a run before it starts.
+    pub fn check(&self, canary: &Canary) -> Result<(), String> {
+        let reference = policy_ref(canary);
+        let source: PolicySource = reference
+            .parse()
+            .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
+        self.policy(&source)?
+            .validate_config(&policy_config(canary))
+            .map_err(|e| format!("spec.analysis.policy.config: {e}"))
     }
 }
 

@@ -6,6 +6,7 @@
 //! ([`policy`]) and the command line ([`cli`]).
 
 pub mod canary;
+pub mod case_table;
 pub mod cli;
 pub mod hooks;
 pub mod http;
@@ -13,6 +14,7 @@ pub mod journal;
 pub mod judge;
 pub mod load;
 pub mod loadtester;
+pub mod local;
 pub mod metrics;
 pub mod policy;
 pub mod ports;

@@ -186,63 +186,62 @@ pub async fn run(spec: &LoadSpec) -> LoadReport {
     } else {
         spec.requests
     }));
-    let workers: Vec<_> = (0..spec.concurrency.max(1))
-        .map(|_| {
-            let client = client.clone();
-            let spec = spec.clone();
-            let remaining = remaining.clone();
-            tokio::spawn(async move {
-                let mut report = LoadReport::default();
-                let gap = spec
-                    .rate_per_worker
-                    .map(|q| Duration::from_secs_f64(1.0 / q));
-                let mut next = Instant::now();
-                loop {
-                    if deadline.is_some_and(|d| Instant::now() >= d)
-                        || remaining
-                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                                n.checked_sub(1)
-                            })
-                            .is_err()
-                    {
+    // A JoinSet aborts the workers when this future is dropped: cancelling
+    // `run` stops the load.
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..spec.concurrency.max(1) {
+        let client = client.clone();
+        let spec = spec.clone();
+        let remaining = remaining.clone();
+        workers.spawn(async move {
+            let mut report = LoadReport::default();
+            let gap = spec
+                .rate_per_worker
+                .map(|q| Duration::from_secs_f64(1.0 / q));
+            let mut next = Instant::now();
+            loop {
+                if deadline.is_some_and(|d| Instant::now() >= d)
+                    || remaining
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_err()
+                {
+                    break;
+                }
+                if let Some(gap) = gap {
+                    if let Some(d) = deadline.filter(|d| next >= *d) {
+                        tokio::time::sleep_until(d.into()).await;
                         break;
                     }
-                    if let Some(gap) = gap {
-                        if let Some(d) = deadline.filter(|d| next >= *d) {
-                            tokio::time::sleep_until(d.into()).await;
-                            break;
-                        }
-                        tokio::time::sleep_until(next.into()).await;
-                        next += gap;
-                    }
-                    let request = Request::builder()
-                        .method(spec.method.clone())
-                        .uri(spec.url.clone())
-                        .body(Empty::new())
-                        .expect("a request from a valid URI and method");
-                    let sent = Instant::now();
-                    let outcome = tokio::time::timeout(spec.timeout, async {
-                        let response = client.request(request).await.ok()?;
-                        let status = response.status().as_u16();
-                        response.into_body().collect().await.ok()?;
-                        Some(status)
-                    })
-                    .await;
-                    match outcome {
-                        Ok(Some(status)) => {
-                            report.latencies.push(sent.elapsed());
-                            *report.statuses.entry(status).or_default() += 1;
-                        }
-                        _ => report.errors += 1,
-                    }
+                    tokio::time::sleep_until(next.into()).await;
+                    next += gap;
                 }
-                report
-            })
-        })
-        .collect();
+                let request = Request::builder()
+                    .method(spec.method.clone())
+                    .uri(spec.url.clone())
+                    .body(Empty::new())
+                    .expect("a request from a valid URI and method");
+                let sent = Instant::now();
+                let outcome = tokio::time::timeout(spec.timeout, async {
+                    let response = client.request(request).await.ok()?;
+                    let status = response.status().as_u16();
+                    response.into_body().collect().await.ok()?;
+                    Some(status)
+                })
+                .await;
+                match outcome {
+                    Ok(Some(status)) => {
+                        report.latencies.push(sent.elapsed());
+                        *report.statuses.entry(status).or_default() += 1;
+                    }
+                    _ => report.errors += 1,
+                }
+            }
+            report
+        });
+    }
     let mut total = LoadReport::default();
-    for worker in workers {
-        let report = worker.await.expect("load workers do not panic");
+    while let Some(report) = workers.join_next().await {
+        let report = report.expect("load workers do not panic");
         for (status, count) in report.statuses {
             *total.statuses.entry(status).or_default() += count;
         }

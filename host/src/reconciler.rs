@@ -10,7 +10,7 @@
 
 mod analysis;
 
-pub use analysis::{DEFAULT_POLICY, policy_ref};
+pub use analysis::{DEFAULT_POLICY, policy_config, policy_ref};
 #[cfg(test)]
 mod tests;
 
@@ -368,7 +368,8 @@ where
     }
 }
 
-pub(crate) fn hooks_of(
+/// The Canary's webhooks of `kind`, in spec order.
+pub fn hooks_of(
     canary: &Canary,
     kind: WebhookKind,
 ) -> impl Iterator<Item = &crate::canary::WebhookSpec> {

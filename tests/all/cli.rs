@@ -211,3 +211,38 @@ fn inspect_as_json_reports_size_and_digest() {
         "sha256:".len() + 64
     );
 }
+
+const THRESHOLD_CASES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/cases/threshold.yaml"
+);
+
+#[test]
+fn policy_test_passes_the_threshold_case_table() {
+    let output = warbler(&["policy", "test", "--cases", THRESHOLD_CASES]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", stderr(&output));
+    assert!(stdout.contains("6 cases: 6 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_failing_case_shows_each_differing_field_and_exits_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = std::fs::read_to_string(THRESHOLD_CASES)
+        .unwrap()
+        .replace("weight: 30 }", "weight: 40 }")
+        .replace(
+            "base: ../inputs/frontend-step.json",
+            &format!("base: {EXAMPLE}"),
+        );
+    let path = dir.path().join("cases.yaml");
+    std::fs::write(&path, table).unwrap();
+    let output = warbler(&["policy", "test", "--cases", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("✘ advances by stepWeight when every metric is within its range\n    decision.weight: expected 40, got 30"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("6 cases: 5 passed, 1 failed"), "{stdout}");
+}

@@ -1,7 +1,7 @@
 //! Flagger's Canary manifests parse as Warbler Canaries with only the
 //! apiVersion changed; mistakes are named by their field.
 
-use warbler::canary::{API_VERSION, Canary, ManifestError, WebhookKind};
+use warbler::canary::{API_VERSION, Canary, Manifest, ManifestError, WebhookKind};
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -78,4 +78,65 @@ fn a_bad_duration_is_named_with_an_example() {
         .to_string();
     assert!(err.contains("spec.analysis.interval"), "{err}");
     assert!(err.contains("like `30s`"), "{err}");
+}
+
+const TEMPLATE: &str = r#"apiVersion: warbler.dev/v1alpha1
+kind: MetricTemplate
+metadata:
+  name: not-found-percentage
+  namespace: podinfo
+spec:
+  provider:
+    type: prometheus
+    address: http://prometheus.monitoring:9090
+  query: |
+    100 - sum(rate(response_total{namespace="{{ namespace }}", deployment="{{ target }}", status_code!="404"}[{{ interval }}]))
+"#;
+
+#[test]
+fn a_file_holds_a_canary_and_the_metric_templates_it_uses() {
+    let seed = seed().replace("flagger.app/v1beta1", API_VERSION);
+    let text = format!("{seed}\n---\n{TEMPLATE}");
+    let manifest = Manifest::from_yaml("frontend.yaml", &text).unwrap();
+    assert_eq!(manifest.canary.metadata.name, "frontend");
+    assert_eq!(manifest.templates.len(), 1);
+    let template = &manifest.templates[0];
+    assert_eq!(template.metadata.name, "not-found-percentage");
+    assert_eq!(template.spec.provider.kind, "prometheus");
+    assert!(template.spec.query.contains("{{ target }}"));
+}
+
+#[test]
+fn an_error_in_a_later_document_names_the_document_and_the_field() {
+    let text = format!(
+        "{}\n---\n{}",
+        seed().replace("flagger.app/v1beta1", API_VERSION),
+        TEMPLATE.replace("  query:", "  qeury:")
+    );
+    let err = Manifest::from_yaml("frontend.yaml", &text).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("frontend.yaml (document 2): spec.qeury: unknown field"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_flagger_metric_template_is_refused_with_the_fix() {
+    let text = format!(
+        "{}\n---\n{}",
+        seed().replace("flagger.app/v1beta1", API_VERSION),
+        TEMPLATE.replace(API_VERSION, "flagger.app/v1beta1")
+    );
+    let err = Manifest::from_yaml("frontend.yaml", &text).unwrap_err();
+    assert!(
+        matches!(err, ManifestError::FlaggerApiVersion { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_without_a_canary_is_refused() {
+    let err = Manifest::from_yaml("templates.yaml", TEMPLATE).unwrap_err();
+    assert!(err.to_string().contains("no Canary found"), "{err}");
 }

@@ -2,9 +2,6 @@
 //! package `prometheus`, started on loopback by this test) scraping an
 //! exporter of Linkerd's proxy metrics.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use warbler::canary::Canary;
@@ -13,6 +10,7 @@ use warbler::ports::MetricSource;
 
 use crate::common;
 use crate::http_server::{self, TestServer};
+use crate::prometheus_server::{free_port, start_prometheus};
 
 /// Serves Linkerd-style counters that grow with time: the canary answers
 /// 95% of requests successfully in 50 ms, the primary all of them in 10 ms.
@@ -54,61 +52,6 @@ fn start_exporter() -> TestServer {
     })
 }
 
-/// A Prometheus server, stopped by PID when dropped.
-struct Prometheus {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_prometheus(dir: &Path, exporter: &TestServer) -> Prometheus {
-    let exporter_port = exporter.port;
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: linkerd-proxy\n  static_configs:\n  - targets: ['127.0.0.1:{exporter_port}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the `prometheus` binary runs; install Debian's `prometheus` package (tests/run.sh does)");
-    let prometheus = Prometheus {
-        child,
-        address: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    prometheus
-}
-
 fn frontend() -> Canary {
     common::frontend_canary(
         r#"  analysis:
@@ -131,7 +74,7 @@ fn now_ms() -> i64 {
 async fn builtin_and_custom_queries_measure_canary_and_primary() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = start_exporter();
-    let prometheus = start_prometheus(dir.path(), &exporter);
+    let prometheus = start_prometheus(dir.path(), exporter.port);
     let source = PrometheusSource::new(&prometheus.address);
     let canary = frontend();
     let metrics = &canary.spec.analysis.metrics;
@@ -178,7 +121,7 @@ async fn builtin_and_custom_queries_measure_canary_and_primary() {
 async fn a_query_without_data_names_the_query() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = start_exporter();
-    let prometheus = start_prometheus(dir.path(), &exporter);
+    let prometheus = start_prometheus(dir.path(), exporter.port);
     let source = PrometheusSource::new(&prometheus.address);
     let canary = frontend();
     let m = source

@@ -50,6 +50,9 @@ pub struct CanarySpec {
     /// Restore the target to its original state when the Canary is deleted.
     #[serde(default)]
     pub revert_on_deletion: bool,
+    /// Run on this machine instead of a cluster (Warbler's `warbler run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<super::LocalSpec>,
 }
 
 fn default_progress_deadline() -> u32 {

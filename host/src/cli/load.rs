@@ -34,7 +34,7 @@ pub(super) struct LoadtesterArgs {
     listen: SocketAddr,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Runtime::new().map_err(|err| {
         CliError::policy_failed(anyhow::anyhow!("cannot start the async runtime: {err}"))
     })

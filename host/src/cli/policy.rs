@@ -1,7 +1,7 @@
 //! `warbler policy …`: the policy author's loop.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use warbler_guest_sdk::{Decision, Input, Outcome, Verdict};
 
 use super::CliError;
+use crate::case_table::{CaseOutcome, CaseTable, project_files};
 use crate::policy::{CpuBudget, PolicyRuntime, PolicySource, RuntimeConfig};
 
 #[derive(Debug, Subcommand)]
@@ -21,6 +22,25 @@ pub(super) enum PolicyCommand {
     /// Describe a policy: its info, configuration schema, imports, exports,
     /// size and digest.
     Inspect(InspectArgs),
+    /// Run a case table (inputs and the verdicts they should get) through a
+    /// policy and show what differs.
+    ///
+    /// Exit codes: 0 every case passed, 1 a case failed, 2 the table or the
+    /// policy is bad.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct TestArgs {
+    /// A policy project folder (its `policy.wasm` and `cases.yaml`), a
+    /// `.wasm` component or `builtin:NAME`; the table's `policy:` when
+    /// unset.
+    policy: Option<String>,
+    /// The case table [default: `cases.yaml` in the project folder].
+    #[arg(long)]
+    cases: Option<PathBuf>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -59,7 +79,7 @@ enum Output {
 
 /// Sandbox bounds, shared by every command that runs a policy.
 #[derive(Debug, Args)]
-struct RuntimeArgs {
+pub(super) struct RuntimeArgs {
     /// CPU budget in fuel units (about one per instruction); reproducible.
     #[arg(long, conflicts_with = "deadline_ms")]
     fuel: Option<u64>,
@@ -78,7 +98,7 @@ struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
-    fn runtime(&self) -> Result<PolicyRuntime, CliError> {
+    pub(super) fn runtime(&self) -> Result<PolicyRuntime, CliError> {
         let mut config = RuntimeConfig {
             memory_limit: self.memory_mib << 20,
             max_concurrent_evaluations: 2,
@@ -106,6 +126,7 @@ impl PolicyCommand {
         match self {
             PolicyCommand::Eval(args) => eval(args),
             PolicyCommand::Inspect(args) => inspect(args),
+            PolicyCommand::Test(args) => test(args),
         }
     }
 }
@@ -263,6 +284,73 @@ fn inspect(args: InspectArgs) -> Result<(), CliError> {
             println!("imports       {}", list(&policy.world().imports, "none"));
             println!("config schema {}", info.config_schema);
         }
+    }
+    Ok(())
+}
+
+fn test(args: TestArgs) -> Result<(), CliError> {
+    let folder = args
+        .policy
+        .as_deref()
+        .map(Path::new)
+        .filter(|path| path.is_dir());
+    let cases_path = match (&args.cases, folder) {
+        (Some(cases), _) => cases.clone(),
+        (None, Some(folder)) => project_files(folder).1,
+        (None, None) => {
+            return Err(CliError::bad_input(
+                anyhow::anyhow!("no case table given"),
+                Some("pass a policy project folder (with cases.yaml) or --cases FILE".to_owned()),
+            ));
+        }
+    };
+    let table = CaseTable::read(&cases_path).map_err(|err| CliError::bad_input(err, None))?;
+    let reference = match (folder, &args.policy, &table.policy) {
+        (Some(folder), _, _) => project_files(folder).0.display().to_string(),
+        (None, Some(policy), _) | (None, None, Some(policy)) => policy.clone(),
+        (None, None, None) => {
+            return Err(CliError::bad_input(
+                anyhow::anyhow!("{} names no policy", cases_path.display()),
+                Some(
+                    "pass the policy (a .wasm file or builtin:NAME) or add `policy:` to the table"
+                        .to_owned(),
+                ),
+            ));
+        }
+    };
+    let runtime = args.runtime.runtime()?;
+    let policy = load(&reference, &runtime)?;
+    let mut failed = 0;
+    for case in &table.cases {
+        match case.run(&policy) {
+            CaseOutcome::Passed => println!("✔ {}", case.name),
+            CaseOutcome::Failed {
+                mismatches,
+                verdict,
+            } => {
+                failed += 1;
+                println!("✘ {}", case.name);
+                for mismatch in mismatches {
+                    println!("    {mismatch}");
+                }
+                println!("    verdict: {verdict}");
+            }
+            CaseOutcome::Error(err) => {
+                failed += 1;
+                println!("✘ {}\n    {err}", case.name);
+            }
+        }
+    }
+    let total = table.cases.len();
+    println!(
+        "{total} cases: {} passed, {failed} failed ({})",
+        total - failed,
+        policy.label()
+    );
+    if failed > 0 {
+        return Err(CliError::policy_failed(anyhow::anyhow!(
+            "{failed} of {total} cases failed"
+        )));
     }
     Ok(())
 }

@@ -112,17 +112,28 @@ impl PrometheusSource {
 
 impl MetricSource for PrometheusSource {
     async fn measure(&self, canary: &Canary, metric: &MetricSpec, now_ms: i64) -> Measurement {
-        let window = metric.interval.unwrap_or(canary.spec.analysis.interval);
         let builtins = BuiltinQueries::for_provider(canary.spec.provider.as_deref());
-        let template = match template_of(metric, builtins) {
-            Ok(template) => template,
-            Err(note) => {
-                return Measurement {
-                    note,
-                    ..Measurement::default()
-                };
-            }
-        };
+        match template_of(metric, builtins) {
+            Ok(template) => self.measure_query(canary, metric, template, now_ms).await,
+            Err(note) => Measurement {
+                note,
+                ..Measurement::default()
+            },
+        }
+    }
+}
+
+impl PrometheusSource {
+    /// Measure `metric` with the query `template` (Flagger's variables not
+    /// yet rendered), e.g. one read from a MetricTemplate.
+    pub async fn measure_query(
+        &self,
+        canary: &Canary,
+        metric: &MetricSpec,
+        template: &str,
+        now_ms: i64,
+    ) -> Measurement {
+        let window = metric.interval.unwrap_or(canary.spec.analysis.interval);
         let target = &canary.spec.target_ref.name;
         let primary = format!("{target}-primary");
         let context = |target| QueryContext {

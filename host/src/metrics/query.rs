@@ -103,7 +103,7 @@ pub fn template_of(metric: &MetricSpec, builtins: BuiltinQueries) -> Result<&str
     }
     if metric.template_ref.is_some() {
         return Err(format!(
-            "metric {} uses templateRef; MetricTemplates are read only in-cluster, inline the query with `query:` here",
+            "metric {} uses templateRef, which this source cannot resolve; in local mode add the MetricTemplate to the Canary's file as another YAML document",
             metric.name
         ));
     }

@@ -142,12 +142,7 @@ where
             webhooks,
             history: status.history.clone(),
             now_ms: step.now_ms,
-            config: analysis
-                .policy
-                .as_ref()
-                .and_then(|p| p.config.as_ref())
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "null".to_owned()),
+            config: policy_config(canary),
         }
     }
 
@@ -242,6 +237,19 @@ pub fn policy_ref(canary: &Canary) -> &str {
         .as_ref()
         .map(|p| p.reference.as_str())
         .unwrap_or(DEFAULT_POLICY)
+}
+
+/// The policy's configuration as the JSON text policies receive (`null`
+/// when the Canary gives none).
+pub fn policy_config(canary: &Canary) -> String {
+    canary
+        .spec
+        .analysis
+        .policy
+        .as_ref()
+        .and_then(|p| p.config.as_ref())
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "null".to_owned())
 }
 
 /// A metric's range; Flagger's deprecated `threshold` is a minimum for the

@@ -1,0 +1,136 @@
+//! `spec.local` (Warbler): run a Canary on one machine with no cluster. The
+//! primary and the canary are either upstream URLs or commands Warbler
+//! starts and supervises; the embedded proxy splits traffic between them.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// `spec.local`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalSpec {
+    /// Where the proxy takes the service's traffic; `127.0.0.1:PORT` with
+    /// `spec.service.port` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Where the proxy serves `/metrics` for Prometheus; a free loopback
+    /// port when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Path probed for readiness (a 2xx or 3xx answer means ready).
+    #[serde(default = "default_readiness_path")]
+    pub readiness_path: String,
+    /// The stable release Warbler starts with.
+    pub primary: LocalBackend,
+    /// The release to analyse; changing it starts a new run.
+    pub canary: LocalBackend,
+}
+
+fn default_readiness_path() -> String {
+    "/".to_owned()
+}
+
+/// A release on this machine: a URL already serving it, or a command to run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalBackend {
+    /// An HTTP URL serving the release, e.g. `http://127.0.0.1:9001`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A command serving the release; `${PORT}` in its arguments and the
+    /// `PORT` variable give the port to listen on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Environment variables for the command.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// What a local backend is, once checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind<'a> {
+    /// Already serving at this host:port.
+    Url(&'a str),
+    /// To be started.
+    Command(&'a [String]),
+}
+
+impl LocalBackend {
+    /// What this backend is; the error names the field (`spec.local.NAME`)
+    /// and says how to fix it.
+    pub fn kind(&self, field: &str) -> Result<BackendKind<'_>, String> {
+        match (&self.url, self.command.is_empty()) {
+            (Some(_), false) => Err(format!(
+                "spec.local.{field}: give either `url` or `command`, not both"
+            )),
+            (None, true) => Err(format!(
+                "spec.local.{field}: give `url: http://HOST:PORT` or `command: [PROGRAM, ARGS...]`"
+            )),
+            (None, false) => Ok(BackendKind::Command(&self.command)),
+            (Some(url), true) => url
+                .strip_prefix("http://")
+                .map(|rest| rest.trim_end_matches('/'))
+                .filter(|authority| !authority.is_empty() && !authority.contains('/'))
+                .map(BackendKind::Url)
+                .ok_or_else(|| {
+                    format!(
+                        "spec.local.{field}.url: `{url}` is not a plain http://HOST:PORT URL; the proxy forwards paths as they come"
+                    )
+                }),
+        }
+    }
+}
+
+impl LocalSpec {
+    /// Check both backends; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        self.primary.kind("primary")?;
+        self.canary.kind("canary")?;
+        if !self.readiness_path.starts_with('/') {
+            return Err(format!(
+                "spec.local.readinessPath: `{}` must start with `/`",
+                self.readiness_path
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(url: &str) -> LocalBackend {
+        LocalBackend {
+            url: Some(url.to_owned()),
+            ..LocalBackend::default()
+        }
+    }
+
+    #[test]
+    fn a_url_backend_is_its_host_and_port() {
+        assert_eq!(
+            url("http://127.0.0.1:9001/").kind("primary"),
+            Ok(BackendKind::Url("127.0.0.1:9001"))
+        );
+    }
+
+    #[test]
+    fn a_url_with_a_path_is_refused_with_the_field() {
+        let err = url("http://127.0.0.1:9001/api").kind("canary").unwrap_err();
+        assert!(err.starts_with("spec.local.canary.url:"), "{err}");
+    }
+
+    #[test]
+    fn a_backend_needs_exactly_one_of_url_and_command() {
+        let err = LocalBackend::default().kind("canary").unwrap_err();
+        assert!(err.contains("give `url:"), "{err}");
+        let both = LocalBackend {
+            command: vec!["app".to_owned()],
+            ..url("http://127.0.0.1:1")
+        };
+        assert!(both.kind("canary").unwrap_err().contains("not both"));
+    }
+}

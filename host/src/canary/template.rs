@@ -1,0 +1,47 @@
+//! MetricTemplate: Flagger's reusable metric query with its provider.
+
+use serde::{Deserialize, Serialize};
+
+use super::Metadata;
+
+/// A MetricTemplate (`spec.analysis.metrics[].templateRef` points at one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricTemplate {
+    /// `warbler.dev/v1alpha1`.
+    pub api_version: String,
+    /// `MetricTemplate`.
+    pub kind: String,
+    /// Name and namespace.
+    pub metadata: Metadata,
+    /// The provider and the query.
+    pub spec: MetricTemplateSpec,
+}
+
+/// `spec` of a MetricTemplate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricTemplateSpec {
+    /// Where the query runs.
+    pub provider: MetricProvider,
+    /// The query, with Flagger's template variables.
+    pub query: String,
+}
+
+/// `spec.provider` of a MetricTemplate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricProvider {
+    /// The provider type; Warbler runs `prometheus`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The provider's address, e.g. `http://prometheus.monitoring:9090`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Credentials (in-cluster only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<serde_json::Value>,
+    /// Skip TLS verification of the provider.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
