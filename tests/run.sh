@@ -8,11 +8,27 @@ cd "$(dirname "$0")/.."
 # target too, this makes the step explicit for toolchains without rustup sync.
 rustup target add wasm32-wasip2 >/dev/null
 
-# Real servers the end-to-end tests start on loopback.
-if ! command -v prometheus >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
-    else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; fi
+# Debian packages: real servers the end-to-end tests start on loopback, and
+# the Python and Node.js the non-Rust example policies are built with.
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v python3 >/dev/null || need+=(python3)
+command -v componentize-py >/dev/null || python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+command -v npm >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# Guest toolchains, pinned: componentize-py from PyPI (in a virtualenv under
+# target/, so the system Python is left alone) and componentize-js from npm.
+if ! command -v componentize-py >/dev/null; then
+    python3 -m venv target/guest-python
+    target/guest-python/bin/pip install -q -r policies/examples/python-zscore/requirements.txt
+    export PATH="$PWD/target/guest-python/bin:$PATH"
+fi
+(cd policies/examples/js-zscore && [ -d node_modules ] || npm ci --no-audit --no-fund --silent)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

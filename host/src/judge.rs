@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use warbler_guest_sdk::{Input, Verdict};
 
@@ -15,9 +16,25 @@ use crate::reconciler::{policy_config, policy_ref};
 /// when it names none).
 pub struct RuntimeJudge {
     runtime: Arc<PolicyRuntime>,
-    /// Built-ins never change while the process runs: load each once instead
-    /// of hashing its bytes at every step of every canary.
-    builtins: Mutex<HashMap<&'static str, Arc<PolicyPre>>>,
+    /// Policies loaded so far. Built-ins never change while the process
+    /// runs; a file is loaded again only when its size or modification time
+    /// changes, instead of being read and hashed at every step of every
+    /// canary.
+    loaded: Mutex<HashMap<PolicySource, Loaded>>,
+}
+
+/// A loaded policy and, for a file, the stamp it was loaded at.
+type Loaded = (Option<FileStamp>, Arc<PolicyPre>);
+
+/// What tells a policy file changed without reading it.
+type FileStamp = (u64, Option<SystemTime>);
+
+fn stamp(source: &PolicySource) -> Option<FileStamp> {
+    let PolicySource::File(path) = source else {
+        return None;
+    };
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.len(), metadata.modified().ok()))
 }
 
 impl RuntimeJudge {
@@ -25,20 +42,20 @@ impl RuntimeJudge {
     pub fn new(runtime: Arc<PolicyRuntime>) -> Self {
         RuntimeJudge {
             runtime,
-            builtins: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(HashMap::new()),
         }
     }
 
     fn policy(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, String> {
-        let PolicySource::Builtin(name) = source else {
-            return self.runtime.load(source).map_err(|e| e.to_string());
-        };
-        let mut builtins = self.builtins.lock().expect("judge cache poisoned");
-        if let Some(policy) = builtins.get(name) {
+        let stamp = stamp(source);
+        let mut loaded = self.loaded.lock().expect("judge cache poisoned");
+        if let Some((seen, policy)) = loaded.get(source)
+            && *seen == stamp
+        {
             return Ok(policy.clone());
         }
         let policy = self.runtime.load(source).map_err(|e| e.to_string())?;
-        builtins.insert(name, policy.clone());
+        loaded.insert(source.clone(), (stamp, policy.clone()));
         Ok(policy)
     }
 }

@@ -20,3 +20,4 @@ pub mod policy;
 pub mod ports;
 pub mod reconciler;
 pub mod sample_app;
+pub mod scaffold;

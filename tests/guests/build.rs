@@ -6,7 +6,14 @@ mod wasm_guests;
 fn main() {
     let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.join("../..");
-    let dir = wasm_guests::build(&workspace, &["warbler-hostile-guest"]);
+    let dir = wasm_guests::build(
+        &workspace,
+        &["warbler-hostile-guest", "warbler-policy-zscore"],
+    );
     println!("cargo:rerun-if-changed=hostile");
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("policies/examples/rust-zscore").display()
+    );
     println!("cargo:rustc-env=WARBLER_TEST_GUEST_DIR={}", dir.display());
 }

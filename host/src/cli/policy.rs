@@ -11,6 +11,7 @@ use warbler_guest_sdk::{Decision, Input, Outcome, Verdict};
 use super::CliError;
 use crate::case_table::{CaseOutcome, CaseTable, project_files};
 use crate::policy::{CpuBudget, PolicyRuntime, PolicySource, RuntimeConfig};
+use crate::scaffold::Language;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum PolicyCommand {
@@ -28,6 +29,26 @@ pub(super) enum PolicyCommand {
     /// Exit codes: 0 every case passed, 1 a case failed, 2 the table or the
     /// policy is bad.
     Test(TestArgs),
+    /// Create a ready-to-build policy project: the policy, the WIT, a build
+    /// script, an example input and a case table.
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct NewArgs {
+    /// The policy's name (lowercase letters, digits, dashes); also the
+    /// project's folder.
+    name: String,
+    /// The language to write it in.
+    #[arg(long, value_enum)]
+    lang: Language,
+    /// The folder to create the project in.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Rust: depend on the guest SDK in this local checkout (e.g.
+    /// `warbler/guest-sdk`) instead of the repository.
+    #[arg(long)]
+    sdk_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +148,7 @@ impl PolicyCommand {
             PolicyCommand::Eval(args) => eval(args),
             PolicyCommand::Inspect(args) => inspect(args),
             PolicyCommand::Test(args) => test(args),
+            PolicyCommand::New(args) => new(args),
         }
     }
 }
@@ -352,5 +374,20 @@ fn test(args: TestArgs) -> Result<(), CliError> {
             "{failed} of {total} cases failed"
         )));
     }
+    Ok(())
+}
+
+fn new(args: NewArgs) -> Result<(), CliError> {
+    let dir = crate::scaffold::create(&args.dir, &args.name, args.lang, args.sdk_path.as_deref())
+        .map_err(|err| CliError::bad_input(err, None))?;
+    let toolchain = match args.lang {
+        Language::Rust => "rustup target add wasm32-wasip2",
+        Language::Python => "pip install -r requirements.txt",
+        Language::Js => "Node.js and npm (build.sh installs componentize-js)",
+    };
+    println!("created {}", dir.display());
+    println!("  toolchain: {toolchain}");
+    println!("  build:     sh {}/build.sh", dir.display());
+    println!("  test:      warbler policy test {}", dir.display());
     Ok(())
 }

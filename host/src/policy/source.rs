@@ -17,7 +17,7 @@ const BUILTINS: &[(&str, &[u8])] = &[(
 )];
 
 /// A reference to a policy component: `builtin:NAME` or a file path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PolicySource {
     /// A policy embedded in the binary.
     Builtin(&'static str),

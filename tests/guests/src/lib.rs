@@ -1,8 +1,14 @@
-//! Paths of the test-only guest components, built from source by this crate's
+//! Paths of the test-only guest components and the Rust example policy, built from source by this crate's
 //! build script.
 
 /// A policy that attacks its sandbox; its config's `attack` field picks how.
 pub const HOSTILE: &str = concat!(
     env!("WARBLER_TEST_GUEST_DIR"),
     "/warbler_hostile_guest.wasm"
+);
+
+/// The Rust implementation of the `zscore` example policy.
+pub const ZSCORE: &str = concat!(
+    env!("WARBLER_TEST_GUEST_DIR"),
+    "/warbler_policy_zscore.wasm"
 );

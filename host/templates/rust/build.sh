@@ -1,0 +1,6 @@
+#!/bin/sh
+# Build the policy component into policy.wasm (needs `rustup target add wasm32-wasip2`).
+set -eu
+cd "$(dirname "$0")"
+cargo build --release --target wasm32-wasip2
+cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/release/{{crate}}.wasm" policy.wasm

@@ -1,0 +1,65 @@
+//! {{name}}: a Warbler analysis policy. Every metric must have a value within
+//! its thresholdRange; a failing step holds and counts a failed check, and
+//! the run rolls back once `analysis.threshold` checks have failed. Change
+//! `evaluate` to decide differently; `cargo test` runs natively and
+//! `warbler policy test .` runs cases.yaml through the built component.
+
+use warbler_guest_sdk::{
+    Input, Judgement, Outcome, Policy, PolicyError, PolicyInfo, Verdict, export_policy,
+};
+
+/// The policy.
+pub struct MyPolicy;
+
+impl Policy for MyPolicy {
+    fn describe() -> PolicyInfo {
+        PolicyInfo::named(
+            "{{name}}",
+            env!("CARGO_PKG_VERSION"),
+            "Every metric within its thresholdRange (Rust).",
+        )
+    }
+
+    fn validate_config(_config: &str) -> Result<(), PolicyError> {
+        Ok(())
+    }
+
+    fn evaluate(input: &Input) -> Result<Verdict, PolicyError> {
+        let (analysis, state) = (&input.analysis, &input.state);
+        if state.failed_checks >= analysis.threshold {
+            return Ok(Verdict::rollback(format!(
+                "failed checks threshold reached {}",
+                state.failed_checks
+            )));
+        }
+        let judgements: Vec<Judgement> = input
+            .metrics
+            .iter()
+            .map(|metric| {
+                let range = &metric.threshold_range;
+                let (outcome, detail) = match metric.canary_value() {
+                    None => (Outcome::NoData, format!("{}: no value", metric.name)),
+                    Some(v) if range.contains(v) => {
+                        (Outcome::Pass, format!("{} {v:.2} within {}", metric.name, range.describe()))
+                    }
+                    Some(v) => (Outcome::Fail, format!("{} {v:.2} outside {}", metric.name, range.describe())),
+                };
+                Judgement {
+                    metric: metric.name.clone(),
+                    outcome,
+                    detail,
+                }
+            })
+            .collect();
+        let verdict = if let Some(bad) = judgements.iter().find(|j| j.outcome != Outcome::Pass) {
+            Verdict::fail(bad.detail.clone())
+        } else if state.canary_weight >= analysis.max_weight() {
+            Verdict::promote()
+        } else {
+            Verdict::advance(analysis.next_weight(state.canary_weight))
+        };
+        Ok(verdict.with_judgements(judgements))
+    }
+}
+
+export_policy!(MyPolicy);
