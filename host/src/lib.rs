@@ -21,3 +21,4 @@ pub mod ports;
 pub mod reconciler;
 pub mod sample_app;
 pub mod scaffold;
+pub mod serve;

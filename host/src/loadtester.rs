@@ -7,15 +7,12 @@
 //! type runs the load to completion and answers 200 with the summary.
 
 use std::collections::{BTreeMap, HashSet};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
@@ -39,21 +36,13 @@ pub struct LoadTester {
 }
 
 impl LoadTester {
-    /// Serve on `listener` until the task is dropped.
-    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, _) = listener.accept().await?;
+    /// Serve on `listener` until the future is dropped.
+    pub async fn serve(self, listener: TcpListener) {
+        crate::serve::serve(listener, move |request| {
             let tester = self.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let tester = tester.clone();
-                    async move { Ok::<_, Infallible>(tester.respond(request).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+            async move { tester.respond(request).await }
+        })
+        .await;
     }
 
     async fn respond(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {

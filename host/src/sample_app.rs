@@ -1,7 +1,6 @@
 //! `warbler sample-app`: a small HTTP service for demos and tests (like
 //! podinfo), with a version, an error rate and a latency of its own.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 /// How the sample app behaves.
@@ -27,29 +24,21 @@ pub struct SampleApp {
 }
 
 impl SampleApp {
-    /// Serve on `listener` until the task is dropped.
-    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+    /// Serve on `listener` until the future is dropped.
+    pub async fn serve(self, listener: TcpListener) {
         let app = Arc::new((self, AtomicU64::new(0)));
-        loop {
-            let (stream, _) = listener.accept().await?;
+        crate::serve::serve(listener, move |request| {
             let app = app.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(app.0.respond(&app.1, request).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+            async move { app.0.respond(&app.1, request).await }
+        })
+        .await;
     }
 
     /// Bind `address` and serve; returns the bound address and the task.
     pub async fn spawn(
         self,
         address: SocketAddr,
-    ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
         let listener = TcpListener::bind(address).await?;
         let bound = listener.local_addr()?;
         Ok((bound, tokio::spawn(self.serve(listener))))

@@ -91,6 +91,13 @@ fn ignore() -> Watch<impl FnMut(&Progress<'_>)> {
     Watch(|_| {})
 }
 
+/// Run `run` until its rollout ends, then stop it.
+async fn finish(mut run: LocalRun, observer: &mut dyn RunObserver) -> RunEnd {
+    let end = run.run(observer, std::future::pending()).await.unwrap();
+    run.shutdown().await;
+    end
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_canary_is_promoted_locally_with_prometheus_scraping_the_proxy() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,15 +132,11 @@ async fn the_seed_canary_is_promoted_locally_with_prometheus_scraping_the_proxy(
         .replace("http://webhook.default/webhook", &events.url("/webhook"));
     let manifest = Manifest::from_yaml("seed.yaml", &yaml).unwrap();
 
-    let mut run = LocalRun::start(manifest, options(dir.path(), Some(&prometheus.address)))
+    let run = LocalRun::start(manifest, options(dir.path(), Some(&prometheus.address)))
         .await
         .unwrap();
     prometheus.wait_until_scraped().await;
-    let end = run
-        .run(&mut ignore(), std::future::pending())
-        .await
-        .unwrap();
-    run.shutdown().await;
+    let end = finish(run, &mut ignore()).await;
 
     let steps = journal(dir.path());
     assert_eq!(end, RunEnd::Promoted, "steps: {steps:#?}");
@@ -196,15 +199,11 @@ spec:
         &template,
     );
     let load = send_load(&format!("http://127.0.0.1:{listen}/"), 100.0);
-    let mut run = LocalRun::start(manifest, options(dir.path(), None))
+    let run = LocalRun::start(manifest, options(dir.path(), None))
         .await
         .unwrap();
     prometheus.wait_until_scraped().await;
-    let end = run
-        .run(&mut ignore(), std::future::pending())
-        .await
-        .unwrap();
-    run.shutdown().await;
+    let end = finish(run, &mut ignore()).await;
     load.abort();
 
     let steps = journal(dir.path());
@@ -255,7 +254,7 @@ async fn a_canary_whose_metrics_disappear_is_rolled_back() {
         "",
     );
     let load = send_load(&format!("http://127.0.0.1:{listen}/"), 100.0);
-    let mut run = LocalRun::start(manifest, options(dir.path(), Some(&prometheus.address)))
+    let run = LocalRun::start(manifest, options(dir.path(), Some(&prometheus.address)))
         .await
         .unwrap();
     prometheus.wait_until_scraped().await;
@@ -268,11 +267,7 @@ async fn a_canary_whose_metrics_disappear_is_rolled_back() {
             load.abort();
         }
     });
-    let end = run
-        .run(&mut stop_load, std::future::pending())
-        .await
-        .unwrap();
-    run.shutdown().await;
+    let end = finish(run, &mut stop_load).await;
 
     let steps = journal(dir.path());
     assert!(matches!(end, RunEnd::RolledBack(_)), "{end:?}: {steps:#?}");
@@ -329,7 +324,7 @@ async fn an_interrupted_run_resumes_at_its_weight_after_a_restart() {
     run.shutdown().await;
     let steps_before = journal(dir.path()).len();
 
-    let mut run = LocalRun::start(manifest(&local, analysis, ""), options(dir.path(), None))
+    let run = LocalRun::start(manifest(&local, analysis, ""), options(dir.path(), None))
         .await
         .unwrap();
     let status = &run.canary().status;
@@ -337,11 +332,7 @@ async fn an_interrupted_run_resumes_at_its_weight_after_a_restart() {
         (status.phase, status.canary_weight),
         (Phase::Progressing, 20)
     );
-    let end = run
-        .run(&mut ignore(), std::future::pending())
-        .await
-        .unwrap();
-    run.shutdown().await;
+    let end = finish(run, &mut ignore()).await;
     load.abort();
 
     assert_eq!(end, RunEnd::Promoted, "{:#?}", journal(dir.path()));
@@ -434,14 +425,10 @@ spec:
         &template,
     );
     let load = send_load(&format!("http://127.0.0.1:{listen}/"), 100.0);
-    let mut run = LocalRun::start(manifest, options(dir.path(), None))
+    let run = LocalRun::start(manifest, options(dir.path(), None))
         .await
         .unwrap();
-    let end = run
-        .run(&mut ignore(), std::future::pending())
-        .await
-        .unwrap();
-    run.shutdown().await;
+    let end = finish(run, &mut ignore()).await;
     load.abort();
 
     let steps = journal(dir.path());

@@ -74,7 +74,6 @@ pub(super) fn sample_app(args: SampleAppArgs) -> Result<(), CliError> {
         eprintln!("sample-app listening on http://{address}/");
         tokio::select! {
             result = server => result
-                .map_err(|err| CliError::policy_failed(anyhow::anyhow!("the server stopped: {err}")))?
                 .map_err(|err| CliError::policy_failed(anyhow::anyhow!("the server stopped: {err}"))),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
@@ -83,16 +82,17 @@ pub(super) fn sample_app(args: SampleAppArgs) -> Result<(), CliError> {
 
 pub(super) fn loadtester(args: LoadtesterArgs) -> Result<(), CliError> {
     runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|err| {
-            CliError::bad_input(
-                anyhow::anyhow!("cannot listen on {}: {err}", args.listen),
-                Some("pick a free address with --listen".to_owned()),
-            )
-        })?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|err| {
+                CliError::bad_input(
+                    anyhow::anyhow!("cannot listen on {}: {err}", args.listen),
+                    Some("pick a free address with --listen".to_owned()),
+                )
+            })?;
         eprintln!("loadtester listening on http://{}/", args.listen);
         tokio::select! {
-            result = crate::loadtester::LoadTester::default().serve(listener) => result
-                .map_err(|err| CliError::policy_failed(anyhow::anyhow!("the server stopped: {err}"))),
+            () = crate::loadtester::LoadTester::default().serve(listener) => Ok(()),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })

@@ -15,11 +15,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName};
 use hyper::http::uri::{Authority, Scheme};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
 use super::traffic::{Backend, TrafficStats};
@@ -99,31 +98,10 @@ impl WeightedProxy {
         let listener = TcpListener::bind(address).await?;
         let bound = listener.local_addr()?;
         let state = self.inner.clone();
-        let task = tokio::spawn(async move {
-            // Connections live in the accept loop's JoinSet: aborting the
-            // proxy closes its keep-alive connections too.
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                let stream = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => stream,
-                        Err(_) => continue,
-                    },
-                    Some(_) = connections.join_next() => continue,
-                };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(state.forward(request).await) }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = tokio::spawn(crate::serve::serve(listener, move |request| {
+            let state = state.clone();
+            async move { state.forward(request).await }
+        }));
         Ok((bound, task))
     }
 }

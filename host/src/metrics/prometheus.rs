@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use warbler_guest_sdk::Series;
 
-use super::query::{BuiltinQueries, QueryContext, render, template_of};
+use super::query::{BuiltinQueries, Targets, template_of};
 use crate::canary::{Canary, MetricSpec};
 use crate::ports::{Measurement, MetricSource};
 
@@ -134,21 +134,9 @@ impl PrometheusSource {
         now_ms: i64,
     ) -> Measurement {
         let window = metric.interval.unwrap_or(canary.spec.analysis.interval);
-        let target = &canary.spec.target_ref.name;
-        let primary = format!("{target}-primary");
-        let context = |target| QueryContext {
-            namespace: &canary.metadata.namespace,
-            target,
-            service: canary.spec.service.name.as_deref().unwrap_or(target),
-            interval: crate::canary::format_duration(window),
-            variables: &metric.template_variables,
-        };
-        let (canary_query, primary_query) = match (
-            render(template, &context(target)),
-            render(template, &context(&primary)),
-        ) {
-            (Ok(c), Ok(p)) => (c, p),
-            (Err(note), _) | (_, Err(note)) => {
+        let (canary_query, primary_query) = match Targets::new(canary, metric).both(template) {
+            Ok(queries) => queries,
+            Err(note) => {
                 return Measurement {
                     note: format!("metric {}: {note}", metric.name),
                     ..Measurement::default()

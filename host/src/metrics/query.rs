@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::canary::MetricSpec;
+use crate::canary::{Canary, MetricSpec};
 
 /// Which built-in queries answer `request-success-rate` and
 /// `request-duration`.
@@ -94,6 +94,47 @@ pub fn render(template: &str, context: &QueryContext<'_>) -> Result<String, Stri
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Renders a metric's templates for the canary (`NAME`) and for its primary
+/// (`NAME-primary`), the two workloads every source measures.
+pub struct Targets<'a> {
+    canary: &'a Canary,
+    metric: &'a MetricSpec,
+    primary: String,
+    interval: String,
+}
+
+impl<'a> Targets<'a> {
+    /// The targets of `metric` of `canary`, over the metric's window.
+    pub fn new(canary: &'a Canary, metric: &'a MetricSpec) -> Self {
+        let window = metric.interval.unwrap_or(canary.spec.analysis.interval);
+        Targets {
+            canary,
+            metric,
+            primary: format!("{}-primary", canary.spec.target_ref.name),
+            interval: crate::canary::format_duration(window),
+        }
+    }
+
+    fn render(&self, template: &str, target: &str) -> Result<String, String> {
+        let context = QueryContext {
+            namespace: &self.canary.metadata.namespace,
+            target,
+            service: self.canary.spec.service.name.as_deref().unwrap_or(target),
+            interval: self.interval.clone(),
+            variables: &self.metric.template_variables,
+        };
+        render(template, &context)
+    }
+
+    /// `template` rendered for the canary and for the primary.
+    pub fn both(&self, template: &str) -> Result<(String, String), String> {
+        Ok((
+            self.render(template, &self.canary.spec.target_ref.name)?,
+            self.render(template, &self.primary)?,
+        ))
+    }
 }
 
 /// The query template for `metric`: its inline `query`, or the built-in one.

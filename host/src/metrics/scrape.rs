@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use prometheus_parse::{Scrape, Value};
 
-use super::query::{QueryContext, render};
+use super::query::Targets;
 use crate::canary::{Canary, MetricSpec};
 use crate::ports::Measurement;
 
@@ -147,26 +147,17 @@ impl ScrapeSource {
             note: format!("metric {}: {note}", metric.name),
             ..Measurement::default()
         };
-        let window = metric.interval.unwrap_or(canary.spec.analysis.interval);
-        let target = &canary.spec.target_ref.name;
-        let primary = format!("{target}-primary");
-        let context = |target| QueryContext {
-            namespace: &canary.metadata.namespace,
-            target,
-            service: canary.spec.service.name.as_deref().unwrap_or(target),
-            interval: crate::canary::format_duration(window),
-            variables: &metric.template_variables,
-        };
-        let rendered = |target| -> Result<(String, Selector), String> {
-            let context = context(target);
+        let targets = Targets::new(canary, metric);
+        let scrapes = targets.both(address).and_then(|(canary_url, primary_url)| {
+            let (canary_query, primary_query) = targets.both(query)?;
             Ok((
-                render(address, &context)?,
-                render(query, &context)?.parse()?,
+                (canary_url, canary_query.parse::<Selector>()?),
+                (primary_url, primary_query.parse::<Selector>()?),
             ))
-        };
-        let (canary_scrape, primary_scrape) = match (rendered(target), rendered(&primary)) {
-            (Ok(c), Ok(p)) => (c, p),
-            (Err(note), _) | (_, Err(note)) => return missing(note),
+        });
+        let (canary_scrape, primary_scrape) = match scrapes {
+            Ok(scrapes) => scrapes,
+            Err(note) => return missing(note),
         };
         let (value, note) = match self.value(&canary_scrape.0, &canary_scrape.1).await {
             Ok(v) => (Some(v), String::new()),
