@@ -231,7 +231,7 @@ async fn rollout(run: &mut LocalRun, title: &str) -> Result<RunEnd, CliError> {
         RunEnd::Interrupted => Err(CliError {
             error: anyhow::anyhow!("interrupted: the demo's processes are stopped"),
             hint: None,
-            code: 130,
+            code: super::run::EXIT_INTERRUPTED,
         }),
         end => Ok(end),
     }

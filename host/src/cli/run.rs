@@ -37,7 +37,7 @@ pub(super) struct RunArgs {
 /// Exit code when the rollout was rolled back.
 const EXIT_ROLLED_BACK: u8 = 1;
 /// Exit code when interrupted (as shells report SIGINT).
-const EXIT_INTERRUPTED: u8 = 130;
+pub(super) const EXIT_INTERRUPTED: u8 = 130;
 
 fn read_manifest(path: &Path) -> Result<Manifest, CliError> {
     let text = std::fs::read_to_string(path).map_err(|err| {

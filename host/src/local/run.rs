@@ -350,7 +350,13 @@ impl LocalRun {
             if settled(&self.canary.status) {
                 return Ok(match self.canary.status.phase {
                     Phase::Succeeded => RunEnd::Promoted,
-                    _ => RunEnd::RolledBack(self.canary.status.message.clone()),
+                    _ => RunEnd::RolledBack(
+                        self.canary
+                            .status
+                            .message
+                            .trim_start_matches("rolled back: ")
+                            .to_owned(),
+                    ),
                 });
             }
             tokio::select! {
