@@ -72,6 +72,15 @@ fn main() {
             })
             .collect();
         let (median, p99) = quantiles(decisions);
+        // The fixed cost of a fresh instance: instantiate, a trivial call, drop.
+        let describes = (0..n)
+            .map(|_| {
+                let start = Instant::now();
+                black_box(policy.describe().expect("a description"));
+                start.elapsed()
+            })
+            .collect();
+        let (describe_median, _) = quantiles(describes);
         let loads = (0..20)
             .map(|_| {
                 let fresh = runtime(cache.path());
@@ -83,7 +92,8 @@ fn main() {
         let (load_median, _) = quantiles(loads);
         println!(
             "{language:<11} {:>6.1} MiB  decision median {median:>9.2?}  p99 {p99:>9.2?}  \
-             first compile {compile:>8.2?}  load from warm cache {load_median:>8.2?}",
+             describe() only {describe_median:>9.2?}  first compile {compile:>8.2?}  \
+             load from warm cache {load_median:>8.2?}",
             size as f64 / (1 << 20) as f64
         );
     }

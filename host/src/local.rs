@@ -11,9 +11,8 @@ mod run;
 mod source;
 mod traffic;
 
-pub use metrics_endpoint::spawn_metrics_endpoint;
 pub use platform::LocalPlatform;
 pub use proxy::WeightedProxy;
 pub use run::{LocalError, LocalOptions, LocalRun, Progress, RunEnd, RunObserver};
-pub use source::{LocalMetrics, spawn_sampler};
-pub use traffic::{Backend, LATENCY_BUCKETS_MS, TrafficMetric, TrafficStats, exposition};
+pub use source::LocalMetrics;
+pub use traffic::TrafficStats;

@@ -85,11 +85,6 @@ impl WeightedProxy {
         *self.inner.canary.write().expect("proxy state poisoned") = address;
     }
 
-    /// The percentage of requests currently sent to the canary.
-    pub fn weight(&self) -> u32 {
-        self.inner.weight.load(Ordering::Relaxed)
-    }
-
     /// Bind `address` and serve until the task is aborted.
     pub async fn spawn(
         &self,
