@@ -25,6 +25,9 @@ const BUCKETS: usize = LATENCY_BUCKETS_MS.len() + 1;
 /// Snapshots kept: long enough for a 15-minute metric window.
 const HISTORY: usize = 15 * 60 + 1;
 
+/// Snapshots closer together than this replace each other.
+const MIN_SNAPSHOT_GAP_MS: i64 = 500;
+
 /// Samples in a series handed to policies.
 const SAMPLES_PER_WINDOW: usize = 60;
 
@@ -201,6 +204,14 @@ impl TrafficStats {
             backends: [self.counts(Backend::Primary), self.counts(Backend::Canary)],
         };
         let mut history = self.history.lock().expect("traffic history poisoned");
+        // A snapshot right after another replaces it, so measurements
+        // between two ticks do not eat into the 15 minutes kept.
+        if let Some(last) = history.back_mut()
+            && at_ms - last.at_ms < MIN_SNAPSHOT_GAP_MS
+        {
+            *last = snapshot;
+            return;
+        }
         if history.len() == HISTORY {
             history.pop_front();
         }
@@ -399,6 +410,22 @@ mod tests {
         let series = series.expect("samples in the window");
         assert_eq!(series.step_ms, 1000);
         assert_eq!(series.values.last(), Some(&100.0));
+    }
+
+    #[test]
+    fn a_snapshot_right_after_another_replaces_it() {
+        let stats = TrafficStats::new("test", "podinfo");
+        stats.snapshot(0);
+        stats.snapshot(1_000);
+        stats.record(Backend::Canary, true, Duration::from_millis(3));
+        stats.snapshot(1_200);
+        let history = stats.history.lock().unwrap();
+        let times: Vec<i64> = history.iter().map(|s| s.at_ms).collect();
+        assert_eq!(times, [0, 1_200]);
+        assert_eq!(
+            history[1].backends[1].failure, 1,
+            "the newer counts are kept"
+        );
     }
 
     #[test]
