@@ -24,7 +24,9 @@ use crate::journal::FileJournal;
 use crate::judge::RuntimeJudge;
 use crate::metrics::PrometheusSource;
 use crate::policy::PolicyRuntime;
-use crate::ports::{Journal, JournalEntry, Platform, PortError, Readiness, Router, SystemClock};
+use crate::ports::{
+    Clock, Journal, JournalEntry, Platform, PortError, Readiness, Router, SystemClock,
+};
 use crate::reconciler::{Event, Reconciler};
 
 /// How a local run is set up.
@@ -287,6 +289,9 @@ impl LocalRun {
                 .set_canary_weight(canary, canary.status.canary_weight)
                 .await
                 .map_err(|e| LocalError::NotReady(e.to_string()))?;
+            // The proxy's counters start empty: give the canary a full
+            // interval of traffic before the next step judges it.
+            self.canary.status.last_step_ms = Some(self.reconciler.clock.now_ms());
         } else if self.canary.status.phase == Phase::Initializing {
             let primary = platform
                 .primary_release()
