@@ -43,6 +43,17 @@ fn local_section(listen: u16, metrics: u16, primary: &str, canary: &str) -> Stri
     )
 }
 
+/// `spec.local` for a stable 1.0.0 and a canary 1.1.0 failing
+/// `canary_error_rate` of its requests, both started here.
+async fn local_apps(listen: u16, metrics: u16, canary_error_rate: f64) -> String {
+    local_section(
+        listen,
+        metrics,
+        &sample_app("1.0.0", 0.0).await,
+        &sample_app("1.1.0", canary_error_rate).await,
+    )
+}
+
 /// A Canary `podinfo/frontend` with `local` and `analysis` (YAML under
 /// `spec:`), followed by `extra` documents.
 fn manifest(local: &str, analysis: &str, extra: &str) -> Manifest {
@@ -107,12 +118,7 @@ async fn the_seed_canary_is_promoted_locally_with_prometheus_scraping_the_proxy(
     let loadtester_url = format!("http://{}/", loadtester.local_addr().unwrap());
     tokio::spawn(LoadTester::default().serve(loadtester));
     let events = http_server::serve(|_| (200, String::new()));
-    let local = local_section(
-        listen,
-        metrics,
-        &sample_app("1.0.0", 0.0).await,
-        &sample_app("1.1.0", 0.0).await,
-    );
+    let local = local_apps(listen, metrics, 0.0).await;
     // The seed, with its apiVersion changed, a local target added, its
     // intervals shortened and its webhooks pointed at this machine.
     let yaml = std::fs::read_to_string(SEED)
@@ -166,12 +172,7 @@ async fn a_canary_with_five_percent_errors_is_rolled_back_after_threshold_failed
     let dir = tempfile::tempdir().unwrap();
     let (listen, metrics) = (free_port(), free_port());
     let prometheus = start_prometheus(dir.path(), metrics);
-    let local = local_section(
-        listen,
-        metrics,
-        &sample_app("1.0.0", 0.0).await,
-        &sample_app("1.1.0", 0.05).await,
-    );
+    let local = local_apps(listen, metrics, 0.05).await;
     // The success rate comes from a MetricTemplate in the same file.
     let template = format!(
         r#"---
@@ -234,12 +235,7 @@ async fn a_canary_whose_metrics_disappear_is_rolled_back() {
     let dir = tempfile::tempdir().unwrap();
     let (listen, metrics) = (free_port(), free_port());
     let prometheus = start_prometheus(dir.path(), metrics);
-    let local = local_section(
-        listen,
-        metrics,
-        &sample_app("1.0.0", 0.0).await,
-        &sample_app("1.1.0", 0.0).await,
-    );
+    let local = local_apps(listen, metrics, 0.0).await;
     let manifest = manifest(
         &local,
         r#"  analysis:
@@ -292,12 +288,7 @@ async fn a_canary_whose_metrics_disappear_is_rolled_back() {
 async fn an_interrupted_run_resumes_at_its_weight_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let listen = free_port();
-    let local = local_section(
-        listen,
-        free_port(),
-        &sample_app("1.0.0", 0.0).await,
-        &sample_app("1.1.0", 0.0).await,
-    );
+    let local = local_apps(listen, free_port(), 0.0).await;
     let analysis = r#"  analysis:
     interval: 1s
     threshold: 2
@@ -360,12 +351,7 @@ async fn a_canary_without_a_local_target_is_refused_with_the_field_to_add() {
 async fn the_proxy_serves_http1_and_http2_clients_from_the_primary_at_weight_zero() {
     let dir = tempfile::tempdir().unwrap();
     let listen = free_port();
-    let local = local_section(
-        listen,
-        free_port(),
-        &sample_app("1.0.0", 0.0).await,
-        &sample_app("1.1.0", 0.0).await,
-    );
+    let local = local_apps(listen, free_port(), 0.0).await;
     let run = LocalRun::start(
         manifest(&local, "  analysis: { interval: 1m }\n", ""),
         options(dir.path(), None),
@@ -396,12 +382,7 @@ async fn the_proxy_serves_http1_and_http2_clients_from_the_primary_at_weight_zer
 async fn a_scrape_template_reads_a_metrics_endpoint_for_canary_and_primary() {
     let dir = tempfile::tempdir().unwrap();
     let (listen, metrics) = (free_port(), free_port());
-    let local = local_section(
-        listen,
-        metrics,
-        &sample_app("1.0.0", 0.0).await,
-        &sample_app("1.1.0", 0.0).await,
-    );
+    let local = local_apps(listen, metrics, 0.0).await;
     // Failed responses, read straight from the proxy's own /metrics.
     let template = format!(
         r#"---

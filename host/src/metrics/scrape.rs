@@ -126,13 +126,6 @@ impl ScrapeSource {
             .map_err(|err| format!("{url} is not in the Prometheus text format: {err}"))
     }
 
-    async fn value(&self, url: &str, selector: &Selector) -> Result<f64, String> {
-        let scrape = self.scrape(url).await?;
-        selector
-            .sum(&scrape)
-            .ok_or_else(|| format!("no sample of {} at {url}", selector.name))
-    }
-
     /// Measure `metric` by scraping `address` and summing the samples
     /// `query` selects (both templates), for the canary and, when either
     /// names the target, for the primary.
@@ -159,15 +152,28 @@ impl ScrapeSource {
             Ok(scrapes) => scrapes,
             Err(note) => return missing(note),
         };
-        let (value, note) = match self.value(&canary_scrape.0, &canary_scrape.1).await {
-            Ok(v) => (Some(v), String::new()),
-            Err(note) => (None, note),
+        let ((canary_url, canary_selector), (primary_url, primary_selector)) =
+            (canary_scrape, primary_scrape);
+        let page = self.scrape(&canary_url).await;
+        let (value, note) = match &page {
+            Ok(page) => match canary_selector.sum(page) {
+                Some(v) => (Some(v), String::new()),
+                None => (
+                    None,
+                    format!("no sample of {} at {canary_url}", canary_selector.name),
+                ),
+            },
+            Err(note) => (None, note.clone()),
         };
-        // Only an address or a selector naming the target tells them apart.
-        let primary = if primary_scrape == canary_scrape {
+        // Only an address or a selector naming the target tells them apart;
+        // one page serves both when only the selector does.
+        let primary = if (&primary_url, &primary_selector) == (&canary_url, &canary_selector) {
             None
+        } else if primary_url == canary_url {
+            page.ok().and_then(|page| primary_selector.sum(&page))
         } else {
-            self.value(&primary_scrape.0, &primary_scrape.1).await.ok()
+            let page = self.scrape(&primary_url).await.ok();
+            page.and_then(|page| primary_selector.sum(&page))
         };
         Measurement {
             canary: value,
