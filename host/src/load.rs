@@ -174,6 +174,15 @@ impl fmt::Display for LoadReport {
     }
 }
 
+/// When rate-limited `worker` (of `concurrency`) sends its first request,
+/// after the start: workers are spread evenly over one `gap`, so the load is
+/// an even stream rather than every worker's request in the same instant (a
+/// burst the size of `-c` every gap, which measures queueing at the target
+/// instead of its latency).
+fn stagger(gap: Duration, worker: usize, concurrency: usize) -> Duration {
+    gap.mul_f64(worker as f64 / concurrency.max(1) as f64)
+}
+
 /// Send the load and report.
 pub async fn run(spec: &LoadSpec) -> LoadReport {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
@@ -189,7 +198,8 @@ pub async fn run(spec: &LoadSpec) -> LoadReport {
     // A JoinSet aborts the workers when this future is dropped: cancelling
     // `run` stops the load.
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..spec.concurrency.max(1) {
+    let concurrency = spec.concurrency.max(1);
+    for worker in 0..concurrency {
         let client = client.clone();
         let spec = spec.clone();
         let remaining = remaining.clone();
@@ -198,7 +208,8 @@ pub async fn run(spec: &LoadSpec) -> LoadReport {
             let gap = spec
                 .rate_per_worker
                 .map(|q| Duration::from_secs_f64(1.0 / q));
-            let mut next = Instant::now();
+            let mut next =
+                started + gap.map_or(Duration::ZERO, |gap| stagger(gap, worker, concurrency));
             loop {
                 if deadline.is_some_and(|d| Instant::now() >= d)
                     || remaining
@@ -251,4 +262,20 @@ pub async fn run(spec: &LoadSpec) -> LoadReport {
     total.elapsed = started.elapsed();
     total.latencies.sort();
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limited_workers_start_spread_evenly_over_one_gap() {
+        let gap = Duration::from_millis(10);
+        let starts: Vec<Duration> = (0..5).map(|worker| stagger(gap, worker, 5)).collect();
+        assert_eq!(
+            starts,
+            [0, 2, 4, 6, 8].map(Duration::from_millis),
+            "one worker every gap/concurrency, all within the first gap"
+        );
+    }
 }
