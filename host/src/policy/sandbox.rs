@@ -18,7 +18,12 @@ use super::limits::RuntimeConfig;
 
 /// What one evaluation's `Store` holds.
 pub(crate) struct Sandbox {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: most policies (the built-in
+    /// ones included) never make one, and building it (random sources,
+    /// clocks, stdio) is about a microsecond of every fresh instance.
+    wasi: Option<WasiCtx>,
+    seed: [u8; 32],
+    now_ms: i64,
     table: ResourceTable,
     pub(crate) memory: MemoryCap,
     policy: Arc<str>,
@@ -36,26 +41,10 @@ impl Sandbox {
         seed: [u8; 32],
         now_ms: i64,
     ) -> Self {
-        let guest_output = MemoryOutputPipe::new(config.max_guest_output_bytes);
-        let clock = FixedClock(Duration::from_millis(now_ms.max(0) as u64));
-        let mut insecure_seed = [0u8; 16];
-        insecure_seed.copy_from_slice(&seed[..16]);
-        // The builder's defaults deny files, sockets, environment, arguments
-        // and stdin; only the answers that must be deterministic are set.
-        let wasi = WasiCtx::builder()
-            .stdout(guest_output.clone())
-            .stderr(guest_output.clone())
-            .secure_random(Deterministic::new(seed.to_vec()))
-            .insecure_random(Deterministic::new(seed.iter().rev().copied().collect()))
-            .insecure_random_seed(u128::from_le_bytes(insecure_seed))
-            .wall_clock(clock)
-            .monotonic_clock(clock)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         Sandbox {
-            wasi,
+            wasi: None,
+            seed,
+            now_ms,
             table: ResourceTable::new(),
             memory: MemoryCap {
                 limit: config.memory_limit,
@@ -63,7 +52,7 @@ impl Sandbox {
             policy,
             log_budget: config.max_log_bytes,
             logs_dropped: 0,
-            guest_output,
+            guest_output: MemoryOutputPipe::new(config.max_guest_output_bytes),
         }
     }
 
@@ -117,10 +106,34 @@ impl HostMonotonicClock for FixedClock {
     }
 }
 
+/// WASI with nothing granted: the builder's defaults deny files, sockets,
+/// environment, arguments and stdin; only the answers that must be
+/// deterministic are set.
+fn wasi_ctx(seed: [u8; 32], now_ms: i64, guest_output: &MemoryOutputPipe) -> WasiCtx {
+    let clock = FixedClock(Duration::from_millis(now_ms.max(0) as u64));
+    let mut insecure_seed = [0u8; 16];
+    insecure_seed.copy_from_slice(&seed[..16]);
+    WasiCtx::builder()
+        .stdout(guest_output.clone())
+        .stderr(guest_output.clone())
+        .secure_random(Deterministic::new(seed.to_vec()))
+        .insecure_random(Deterministic::new(seed.iter().rev().copied().collect()))
+        .insecure_random_seed(u128::from_le_bytes(insecure_seed))
+        .wall_clock(clock)
+        .monotonic_clock(clock)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
 impl WasiView for Sandbox {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (seed, now_ms, output) = (self.seed, self.now_ms, &self.guest_output);
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self
+                .wasi
+                .get_or_insert_with(|| wasi_ctx(seed, now_ms, output)),
             table: &mut self.table,
         }
     }
