@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The guests compile to WebAssembly components; rust-toolchain.toml names the
-# target too, this makes the step explicit for toolchains without rustup sync.
-rustup target add wasm32-wasip2 >/dev/null
+# The guests compile to WebAssembly (components for WASI, and core modules the
+# host encodes for the built-ins); rust-toolchain.toml names the targets too,
+# this makes the step explicit for toolchains without rustup sync.
+rustup target add wasm32-wasip2 wasm32-unknown-unknown >/dev/null
 
 # Debian packages: real servers the end-to-end tests start on loopback, and
 # the Python and Node.js the non-Rust example policies are built with.

@@ -90,6 +90,10 @@
 
 extern crate self as warbler_guest_sdk;
 
+// The one place the SDK needs `unsafe`: a global allocator.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+#[allow(unsafe_code)]
+mod allocator;
 mod config;
 mod input;
 pub mod log;

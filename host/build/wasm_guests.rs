@@ -1,13 +1,14 @@
-//! Compiles guest crates of this workspace into WebAssembly components
-//! (`wasm32-wasip2`, profile `policy`) from a build script. Shared by the
-//! host's build script (built-in policies) and the test guests' one.
+//! Compiles guest crates of this workspace to WebAssembly (profile `policy`)
+//! from a build script. Shared by the host's build script (built-in policies)
+//! and the test guests' one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds `packages` and returns the directory that holds their `.wasm`
-/// components. `workspace` is the workspace root.
-pub fn build(workspace: &Path, packages: &[&str]) -> PathBuf {
+/// Builds `packages` for `target` and returns the directory that holds their
+/// `.wasm` files: components for `wasm32-wasip2`, core modules for
+/// `wasm32-unknown-unknown`. `workspace` is the workspace root.
+pub fn build(workspace: &Path, target: &str, packages: &[&str]) -> PathBuf {
     // A target directory of its own: the outer cargo holds the lock on the
     // regular one while build scripts run.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -18,7 +19,7 @@ pub fn build(workspace: &Path, packages: &[&str]) -> PathBuf {
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--target", "wasm32-wasip2", "--profile", "policy"])
+        .args(["build", "--target", target, "--profile", "policy"])
         .arg("--target-dir")
         .arg(&target_dir);
     for package in packages {
@@ -42,7 +43,7 @@ pub fn build(workspace: &Path, packages: &[&str]) -> PathBuf {
         .expect("could not run cargo to build the policy components");
     assert!(
         status.success(),
-        "building {packages:?} for wasm32-wasip2 failed; run `rustup target add wasm32-wasip2` if the target is missing"
+        "building {packages:?} for {target} failed; run `rustup target add {target}` if the target is missing"
     );
     for watched in ["guest-sdk", "wit", "Cargo.lock", "Cargo.toml", ".cargo"] {
         println!(
@@ -50,5 +51,5 @@ pub fn build(workspace: &Path, packages: &[&str]) -> PathBuf {
             workspace.join(watched).display()
         );
     }
-    target_dir.join("wasm32-wasip2").join("policy")
+    target_dir.join(target).join("policy")
 }

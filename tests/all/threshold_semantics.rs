@@ -3,7 +3,7 @@
 
 use warbler::policy::EvalError;
 use warbler_guest_sdk::{
-    Decision, Input, Policy, PolicyError, Verdict, WebhookKind, WebhookResult,
+    Decision, Input, Policy, PolicyError, Series, Verdict, WebhookKind, WebhookResult,
 };
 use warbler_policy_threshold::Threshold;
 
@@ -385,4 +385,22 @@ fn validate_config_rejects_a_bad_field_before_any_rollout() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("config.missingMetric"), "{err}");
+}
+
+#[test]
+fn component_decides_on_an_input_larger_than_its_initial_memory() {
+    // 2 × 200,000 samples (3.2 MB) do not fit the 2 MiB the built-in is
+    // linked with: its allocator must grow memory rather than fail.
+    let runtime = common::runtime();
+    let policy = common::threshold(&runtime);
+    let mut input = frontend_at(20);
+    let series = Series {
+        start_ms: 0,
+        step_ms: 1_000,
+        values: vec![99.9; 200_000],
+    };
+    input.metrics[0].canary_series = Some(series.clone());
+    input.metrics[0].primary_series = Some(series);
+    let verdict = policy.evaluate(&input).expect("a verdict");
+    assert_eq!(verdict, Threshold::evaluate(&input).unwrap());
 }

@@ -8,6 +8,7 @@ fn main() {
     let workspace = manifest.join("../..");
     let dir = wasm_guests::build(
         &workspace,
+        "wasm32-wasip2",
         &["warbler-hostile-guest", "warbler-policy-zscore"],
     );
     println!("cargo:rerun-if-changed=hostile");
