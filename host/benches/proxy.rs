@@ -132,9 +132,10 @@ impl Nginx {
             .find(|path| path.exists())?;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let address = free_address();
-        // One worker, upstream keep-alive: nginx's usual reverse-proxy setup.
+        // One process (no master, so stopping it by PID stops all of
+        // nginx), upstream keep-alive: nginx's usual reverse-proxy setup.
         let config = format!(
-            "worker_processes 1;\n\
+            "master_process off;\n\
              error_log {dir}/error.log;\n\
              pid {dir}/nginx.pid;\n\
              events {{ worker_connections 1024; }}\n\
@@ -222,7 +223,7 @@ fn main() {
         ];
         match &nginx {
             Some(nginx) => arms.push(Arm::new("nginx", nginx.address)),
-            None => println!("nginx is not installed: no reference arm"),
+            None => println!("no nginx reference arm (apt-get install nginx-light for one)"),
         }
         println!(
             "{RATE} req/s from {WORKERS} workers, {ROUNDS} alternating rounds of {}s per arm, after {}s of warm-up",

@@ -18,9 +18,9 @@ use super::limits::RuntimeConfig;
 
 /// What one evaluation's `Store` holds.
 pub(crate) struct Sandbox {
-    /// Built on the guest's first WASI call: most policies (the built-in
-    /// ones included) never make one, and building it (random sources,
-    /// clocks, stdio) is about a microsecond of every fresh instance.
+    /// Built on the guest's first WASI call: a Rust policy typically makes
+    /// none (the built-ins import no WASI at all), and building it (random
+    /// sources, clocks, stdio) is about a microsecond of a fresh instance.
     wasi: Option<WasiCtx>,
     seed: [u8; 32],
     now_ms: i64,
