@@ -162,12 +162,15 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        wait_for_listener(address, &dir.path().join("error.log"))?;
-        Some(Nginx {
+        let log = dir.path().join("error.log");
+        // Built before waiting, so that a failed start is stopped on drop.
+        let nginx = Nginx {
             child,
             address,
             _dir: dir,
-        })
+        };
+        wait_for_listener(address, &log)?;
+        Some(nginx)
     }
 }
 
