@@ -70,17 +70,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// Every request of `reports` in one report.
 fn pooled(reports: &[LoadReport]) -> LoadReport {
-    let mut all = LoadReport::default();
-    for report in reports {
-        all.latencies.extend(&report.latencies);
-        all.errors += report.errors;
-        all.elapsed += report.elapsed;
-        for (status, count) in &report.statuses {
-            *all.statuses.entry(*status).or_default() += count;
-        }
-    }
-    all.latencies.sort();
-    all
+    LoadReport::merge(
+        reports.iter().cloned(),
+        reports.iter().map(|report| report.elapsed).sum(),
+    )
 }
 
 /// One way to reach the app, and what each round measured through it.

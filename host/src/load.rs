@@ -136,6 +136,23 @@ impl LoadReport {
         self.total() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
+    /// One report of every request in `reports`, over `elapsed`.
+    pub fn merge(reports: impl IntoIterator<Item = LoadReport>, elapsed: Duration) -> LoadReport {
+        let mut total = LoadReport {
+            elapsed,
+            ..LoadReport::default()
+        };
+        for report in reports {
+            for (status, count) in report.statuses {
+                *total.statuses.entry(status).or_default() += count;
+            }
+            total.errors += report.errors;
+            total.latencies.extend(report.latencies);
+        }
+        total.latencies.sort();
+        total
+    }
+
     /// The latency at quantile `q` (0..=1).
     pub fn quantile(&self, q: f64) -> Duration {
         if self.latencies.is_empty() {
@@ -250,18 +267,11 @@ pub async fn run(spec: &LoadSpec) -> LoadReport {
             report
         });
     }
-    let mut total = LoadReport::default();
+    let mut reports = Vec::with_capacity(concurrency);
     while let Some(report) = workers.join_next().await {
-        let report = report.expect("load workers do not panic");
-        for (status, count) in report.statuses {
-            *total.statuses.entry(status).or_default() += count;
-        }
-        total.errors += report.errors;
-        total.latencies.extend(report.latencies);
+        reports.push(report.expect("load workers do not panic"));
     }
-    total.elapsed = started.elapsed();
-    total.latencies.sort();
-    total
+    LoadReport::merge(reports, started.elapsed())
 }
 
 #[cfg(test)]
