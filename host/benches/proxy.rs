@@ -8,8 +8,15 @@
 //! requests pooled. When `nginx` is installed it is measured too, as a
 //! reference for what a mature proxy adds on the same machine.
 //!
+//! While it measures, the bench keeps every CPU out of deep idle states
+//! (PM QoS, as cyclictest does): on a virtual machine whose vCPUs halt when
+//! idle, waking one takes the hypervisor up to milliseconds, and that, not
+//! the proxy, would set every p99 here.
+//!
 //! `cargo bench -p warbler --bench proxy` (release build; prints figures).
 
+use std::fs::File;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -194,7 +201,32 @@ fn wait_for_listener(address: SocketAddr, log: &Path) -> Option<()> {
     None
 }
 
+/// Ask the kernel to keep every CPU in its shallowest idle state for as
+/// long as the returned file is open (Linux PM QoS; needs root). `None`,
+/// and a line saying what that means, when it cannot.
+fn keep_cpus_awake() -> Option<File> {
+    let held = File::options()
+        .write(true)
+        .open("/dev/cpu_dma_latency")
+        .and_then(|mut file| file.write_all(&0i32.to_ne_bytes()).map(|()| file));
+    match held {
+        Ok(file) => {
+            println!(
+                "CPU wake-up latency held at 0 µs through /dev/cpu_dma_latency while measuring"
+            );
+            Some(file)
+        }
+        Err(err) => {
+            println!(
+                "could not hold CPU wake-up latency at 0 µs (/dev/cpu_dma_latency: {err}); run as root, or expect idle CPUs' wake-ups in the p99s"
+            );
+            None
+        }
+    }
+}
+
 fn main() {
+    let _cpus_awake = keep_cpus_awake();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
         let app = SampleApp {
