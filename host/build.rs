@@ -8,7 +8,7 @@
 //! 48). The guest SDK supplies the allocator this target needs (see
 //! `guest-sdk/src/allocator.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[path = "build/wasm_guests.rs"]
 mod wasm_guests;
@@ -17,10 +17,10 @@ mod wasm_guests;
 const BUILTINS: [&str; 1] = ["warbler-policy-threshold"];
 
 fn main() {
-    let manifest = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().expect("host/ sits in the workspace");
     let modules = wasm_guests::build(workspace, "wasm32-unknown-unknown", &BUILTINS);
-    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("builtin");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("builtin");
     std::fs::create_dir_all(&out).expect("OUT_DIR is writable");
     for package in BUILTINS {
         let file = format!("{}.wasm", package.replace('-', "_"));
