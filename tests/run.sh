@@ -31,6 +31,10 @@ if ! command -v componentize-py >/dev/null; then
 fi
 (cd policies/examples/js-zscore && [ -d node_modules ] || npm ci --no-audit --no-fund --silent)
 
+# The tests' policy cache and its sealing key stay inside the checkout.
+export WARBLER_CACHE_DIR="$PWD/target/test-policy-cache"
+export WARBLER_CACHE_KEY="$PWD/target/test-policy-cache.key"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"

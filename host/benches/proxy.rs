@@ -238,7 +238,10 @@ fn main() {
             .spawn("127.0.0.1:0".parse().expect("an address"))
             .await
             .expect("the sample app binds");
-        let proxy = WeightedProxy::new(Arc::new(TrafficStats::new("bench", "app")));
+        let proxy = WeightedProxy::new(
+            Arc::new(TrafficStats::new("bench", "app")),
+            warbler::canary::ProxyLimits::default(),
+        );
         proxy.set_primary(Some(app_address.to_string().parse().expect("an authority")));
         let (proxy_address, _proxy) = proxy
             .spawn("127.0.0.1:0".parse().expect("an address"))

@@ -7,18 +7,20 @@ mod revision;
 mod spec;
 mod status;
 mod template;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 
 pub use duration::{format as format_duration, parse as parse_duration};
-pub use local::{BackendKind, LocalBackend, LocalSpec};
+pub use local::{BackendKind, LocalBackend, LocalSpec, ProxyLimits};
 pub use revision::revision_of;
 pub use spec::{
-    AnalysisSpec, CanarySpec, MetricSpec, OnPolicyError, PolicySpec, RangeSpec, ServiceSpec,
-    TargetRef, TemplateRef, WebhookSpec,
+    AnalysisSpec, CanarySpec, DEFAULT_MAX_HOLDS, MetricSpec, OnPolicyError, PolicySpec, RangeSpec,
+    ServiceSpec, TargetRef, TemplateRef, WebhookSpec,
 };
 pub use status::{CanaryStatus, HISTORY_LEN};
 pub use template::{MetricProvider, MetricTemplate, MetricTemplateSpec};
+pub use validate::BUILTIN_METRICS;
 pub use warbler_guest_sdk::WebhookKind;
 
 /// The API group and version of Warbler's Canary kind.

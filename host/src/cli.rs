@@ -5,6 +5,7 @@ mod display;
 mod load;
 mod policy;
 mod run;
+mod signals;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -60,6 +61,10 @@ pub struct CliError {
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code when the policy ran but gave no verdict (trap, budget, refusal).
 pub const EXIT_POLICY_FAILED: u8 = 1;
+/// Exit code when a run could not go on for reasons outside the Canary
+/// (a port taken, the state directory unwritable or locked, a corrupt saved
+/// status, a release that never became ready).
+pub const EXIT_CANNOT_PROCEED: u8 = 3;
 
 impl CliError {
     fn bad_input(error: impl Into<anyhow::Error>, hint: impl Into<Option<String>>) -> Self {
@@ -67,6 +72,14 @@ impl CliError {
             error: error.into(),
             hint: hint.into(),
             code: EXIT_BAD_INPUT,
+        }
+    }
+
+    fn cannot_proceed(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            error: error.into(),
+            hint: None,
+            code: EXIT_CANNOT_PROCEED,
         }
     }
 

@@ -9,10 +9,26 @@ use tokio::sync::Mutex;
 
 use crate::ports::{Journal, JournalEntry, PortError};
 
-/// A JSON-lines journal file.
+/// A JSON-lines journal file. Each append opens the file anew, so a journal
+/// moved, removed or replaced under a running Warbler is noticed (and a
+/// failure reported) instead of written into a file nobody will read.
 pub struct FileJournal {
     path: PathBuf,
-    file: Mutex<std::fs::File>,
+    last: Mutex<Option<LastEntry>>,
+}
+
+/// The journal's last entry: its step, and where it starts and ends.
+struct LastEntry {
+    key: StepKey,
+    start: u64,
+    end: u64,
+}
+
+/// What identifies a step: the canary, its run's start, its number.
+type StepKey = (String, i64, u32);
+
+fn key_of(entry: &JournalEntry) -> Option<StepKey> {
+    (entry.step > 0).then(|| (entry.canary.clone(), entry.run_started_ms, entry.step))
 }
 
 impl FileJournal {
@@ -21,14 +37,29 @@ impl FileJournal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let file = Self::append_to(path)?;
+        let mut bytes = std::fs::read(path)?;
+        // A torn last line (a crash mid-write) is cut, so that the next
+        // entry starts on a line of its own.
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            let whole = bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |at| at + 1);
+            file.set_len(whole as u64)?;
+            bytes.truncate(whole);
+        }
         Ok(FileJournal {
             path: path.to_owned(),
-            file: Mutex::new(file),
+            last: Mutex::new(last_entry(&bytes)),
         })
+    }
+
+    fn append_to(path: &Path) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
     }
 
     /// Read every entry of the journal at `path`; a malformed line is an
@@ -47,20 +78,56 @@ impl FileJournal {
     }
 }
 
+/// The last complete entry in `bytes`, if it has a step.
+fn last_entry(bytes: &[u8]) -> Option<LastEntry> {
+    let body = bytes.strip_suffix(b"\n")?;
+    let start = body
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |at| at + 1);
+    let entry: JournalEntry = serde_json::from_slice(&body[start..]).ok()?;
+    Some(LastEntry {
+        key: key_of(&entry)?,
+        start: start as u64,
+        end: bytes.len() as u64,
+    })
+}
+
 impl Journal for FileJournal {
     async fn append(&self, entry: &JournalEntry) -> Result<(), PortError> {
         let mut line = serde_json::to_vec(entry).expect("journal entries serialize");
         line.push(b'\n');
-        let mut file = self.file.lock().await;
-        file.write_all(&line)
-            .and_then(|()| file.flush())
-            .map_err(|err| PortError {
-                port: "journal",
-                message: format!(
-                    "cannot append to {}: {err}; check the disk and the path's permissions",
-                    self.path.display()
-                ),
-            })
+        let mut last = self.last.lock().await;
+        let key = key_of(entry);
+        let written = (|| {
+            let mut file = Self::append_to(&self.path)?;
+            let mut start = file.metadata()?.len();
+            // The same step again replaces its entry, if that entry is
+            // still the file's last (the file was not changed meanwhile).
+            if let (Some(key), Some(seen)) = (&key, &*last)
+                && *key == seen.key
+                && seen.end == start
+            {
+                file.set_len(seen.start)?;
+                start = seen.start;
+            }
+            file.write_all(&line)?;
+            file.flush()?;
+            Ok::<_, std::io::Error>(start)
+        })();
+        let start = written.map_err(|err| PortError {
+            port: "journal",
+            message: format!(
+                "cannot append to {}: {err}; check the disk and the path's permissions",
+                self.path.display()
+            ),
+        })?;
+        *last = key.map(|key| LastEntry {
+            key,
+            start,
+            end: start + line.len() as u64,
+        });
+        Ok(())
     }
 }
 
@@ -71,14 +138,61 @@ mod tests {
     use super::*;
 
     fn entry(weight: u32) -> JournalEntry {
+        step_entry(weight / 10, weight)
+    }
+
+    fn step_entry(step: u32, weight: u32) -> JournalEntry {
         let input: Input =
             serde_json::from_str(include_str!("../../examples/inputs/frontend-step.json")).unwrap();
         JournalEntry {
             canary: "podinfo/frontend".to_owned(),
             policy: "builtin:threshold".to_owned(),
+            run_started_ms: 1_000,
+            step,
             input,
             outcome: Ok(Verdict::advance(weight)),
         }
+    }
+
+    #[tokio::test]
+    async fn a_step_judged_again_replaces_its_entry_even_across_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let journal = FileJournal::open(&path).unwrap();
+        journal.append(&step_entry(1, 10)).await.unwrap();
+        journal.append(&step_entry(2, 20)).await.unwrap();
+        FileJournal::open(&path)
+            .unwrap()
+            .append(&step_entry(2, 30))
+            .await
+            .unwrap();
+        assert_eq!(
+            FileJournal::read(&path).unwrap(),
+            vec![step_entry(1, 10), step_entry(2, 30)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_cut_before_the_next_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        FileJournal::open(&path)
+            .unwrap()
+            .append(&step_entry(1, 10))
+            .await
+            .unwrap();
+        let mut torn = std::fs::read(&path).unwrap();
+        torn.extend_from_slice(br#"{"canary":"podinfo/fr"#);
+        std::fs::write(&path, torn).unwrap();
+        FileJournal::open(&path)
+            .unwrap()
+            .append(&step_entry(2, 20))
+            .await
+            .unwrap();
+        assert_eq!(
+            FileJournal::read(&path).unwrap(),
+            vec![step_entry(1, 10), step_entry(2, 20)]
+        );
     }
 
     #[tokio::test]

@@ -46,39 +46,62 @@ impl RuntimeJudge {
         }
     }
 
-    fn policy(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, String> {
+    /// The policy `source` names, loaded off the async workers (compiling a
+    /// Python or JavaScript component takes seconds) and without holding
+    /// the map's lock, so other canaries keep being judged meanwhile.
+    async fn policy(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, String> {
         let stamp = stamp(source);
-        let mut loaded = self.loaded.lock().expect("judge cache poisoned");
-        if let Some((seen, policy)) = loaded.get(source)
+        if let Some((seen, policy)) = self.lock().get(source)
             && *seen == stamp
         {
             return Ok(policy.clone());
         }
-        let policy = self.runtime.load(source).map_err(|e| e.to_string())?;
-        loaded.insert(source.clone(), (stamp, policy.clone()));
+        let runtime = self.runtime.clone();
+        let to_load = source.clone();
+        let policy = off_runtime(move || runtime.load(&to_load).map_err(|e| e.to_string())).await?;
+        self.lock().insert(source.clone(), (stamp, policy.clone()));
         Ok(policy)
     }
-}
 
-impl RuntimeJudge {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicySource, Loaded>> {
+        self.loaded.lock().expect("judge cache poisoned")
+    }
+
     /// Load the policy `canary` names and have it check its configuration,
     /// so that a bad policy or config stops a run before it starts.
-    pub fn check(&self, canary: &Canary) -> Result<(), String> {
+    pub async fn check(&self, canary: &Canary) -> Result<(), String> {
         let reference = policy_ref(canary);
         let source: PolicySource = reference
             .parse()
             .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
-        self.policy(&source)?
-            .validate_config(&policy_config(canary))
+        let policy = self
+            .policy(&source)
+            .await
+            .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
+        let config = policy_config(canary);
+        off_runtime(move || policy.validate_config(&config).map_err(|e| e.to_string()))
+            .await
             .map_err(|e| format!("spec.analysis.policy.config: {e}"))
     }
 }
 
 impl Judge for RuntimeJudge {
-    fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String> {
+    async fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String> {
         let source: PolicySource = policy_ref(canary).parse().map_err(|e| format!("{e}"))?;
-        self.policy(&source)?
-            .evaluate(input)
-            .map_err(|e| e.to_string())
+        let policy = self.policy(&source).await?;
+        let input = input.clone();
+        off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await
     }
+}
+
+/// Run `work` (a policy load or call) on the blocking pool. Off the async
+/// workers a guest that writes to stdout or stderr is fine: WASI's
+/// synchronous streams block on a runtime of their own, which tokio refuses
+/// on a worker ("Cannot start a runtime from within a runtime").
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|err| Err(format!("the policy's evaluation thread failed: {err}")))
 }

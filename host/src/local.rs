@@ -3,6 +3,7 @@
 //! weighted proxy shifts the traffic and counts it in Linkerd's metric
 //! names, and the same reconciler as in a cluster decides.
 
+mod children;
 mod metrics_endpoint;
 mod platform;
 mod process;

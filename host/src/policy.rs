@@ -12,6 +12,7 @@ mod contract;
 mod convert;
 mod error;
 mod evaluation;
+mod guest_output;
 mod limits;
 mod runtime;
 mod sandbox;

@@ -124,8 +124,14 @@ pub trait Hooks: Send + Sync {
 /// The policy that decides each step.
 pub trait Judge: Send + Sync {
     /// Decide one step. `Err` is a policy failure (trap, budget, refusal,
-    /// missing policy) described for the operator; it fails safe.
-    fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String>;
+    /// missing policy) described for the operator; it fails safe. A policy
+    /// runs for milliseconds (a Python guest) to its CPU budget: an
+    /// implementation must not run it on the async runtime's workers.
+    fn judge(
+        &self,
+        canary: &Canary,
+        input: &Input,
+    ) -> impl Future<Output = Result<Verdict, String>> + Send;
 }
 
 /// One analysis step, as recorded for replay.
@@ -136,6 +142,14 @@ pub struct JournalEntry {
     pub canary: String,
     /// The policy reference that judged.
     pub policy: String,
+    /// When the run this step belongs to started (Unix ms).
+    #[serde(default)]
+    pub run_started_ms: i64,
+    /// The step's number in its run, from 1. With the run's start it
+    /// identifies the step: a step judged again (after a restart that lost
+    /// its status) replaces the entry instead of adding a second one.
+    #[serde(default)]
+    pub step: u32,
     /// The full input the policy saw.
     pub input: Input,
     /// Its verdict, or the policy failure.
@@ -144,7 +158,8 @@ pub struct JournalEntry {
 
 /// Where every step's input and verdict is kept.
 pub trait Journal: Send + Sync {
-    /// Record one step. Called before the verdict is applied.
+    /// Record one step, replacing the last entry if it is the same step of
+    /// the same run. Called before the verdict is applied.
     fn append(&self, entry: &JournalEntry) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 

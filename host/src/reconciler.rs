@@ -234,7 +234,10 @@ where
         status.failed_checks = 0;
         status.iterations = 0;
         status.history.clear();
+        status.consecutive_holds = 0;
+        status.canary_unready_since_ms = None;
         status.run_started_ms = Some(step.now_ms);
+        status.steps = 0;
         status.last_step_ms = None;
         status.last_applied_spec = Some(revision);
         self.confirm_rollout(step).await

@@ -96,3 +96,8 @@ pub fn frontend_canary(rest: &str) -> Canary {
     );
     Canary::from_yaml("test", &yaml).unwrap()
 }
+
+/// A source of manifest updates that never sends one.
+pub fn no_updates() -> tokio::sync::mpsc::UnboundedReceiver<warbler::canary::Manifest> {
+    tokio::sync::mpsc::unbounded_channel().1
+}

@@ -15,21 +15,28 @@ use warbler::load::LoadSpec;
 use warbler::local::{LocalOptions, LocalRun, Progress, RunEnd, RunObserver};
 use warbler::sample_app::SampleApp;
 
-use crate::common;
+use crate::common::{self, no_updates};
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/examples");
 
 /// Build an example with its `build.sh` once per test run.
 fn build(example: &str, hint: &str) -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{example}.wasm"));
+    build_guest(&Path::new(EXAMPLES).join(example), hint)
+}
+
+/// Build the guest in `folder` with its `build.sh` into the test binary's
+/// temporary folder; its path.
+pub(crate) fn build_guest(folder: &Path, hint: &str) -> PathBuf {
+    let name = folder.file_name().unwrap().to_string_lossy();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.wasm"));
     let output = Command::new("sh")
-        .arg(Path::new(EXAMPLES).join(example).join("build.sh"))
+        .arg(folder.join("build.sh"))
         .arg(&out)
         .output()
         .expect("sh runs");
     assert!(
         output.status.success() && out.exists(),
-        "building {example} failed ({hint}):\n{}{}",
+        "building {name} failed ({hint}):\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
@@ -53,7 +60,7 @@ fn javascript() -> &'static Path {
 
 /// A runtime sharing one precompiled cache: each 12–18 MiB component is
 /// compiled once for all these tests.
-fn cached_runtime() -> warbler::policy::PolicyRuntime {
+pub(crate) fn cached_runtime() -> warbler::policy::PolicyRuntime {
     common::runtime_with(warbler::policy::RuntimeConfig {
         cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("policy-cache")),
         ..warbler::policy::RuntimeConfig::default()
@@ -210,7 +217,10 @@ spec:
     impl RunObserver for Quiet {
         fn update(&mut self, _: &Progress<'_>) {}
     }
-    let end = run.run(&mut Quiet, std::future::pending()).await.unwrap();
+    let end = run
+        .run(&mut Quiet, std::future::pending(), &mut no_updates())
+        .await
+        .unwrap();
     run.shutdown().await;
     load.abort();
     let steps = FileJournal::read(&dir.path().join("state/journal.jsonl")).unwrap();

@@ -12,7 +12,7 @@ use crate::http_server::{self, TestServer};
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/flagger-frontend-canary.yaml"
+    "/../tests/fixtures/flagger-frontend-canary.yaml"
 );
 
 /// The seed manifest, its load test aimed at `target` and its load tester at

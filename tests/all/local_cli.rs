@@ -5,9 +5,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/local/canary.yaml");
+pub(crate) const EXAMPLE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/local/canary.yaml");
 
-fn warbler() -> Command {
+pub(crate) fn warbler() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_warbler"));
     command.env(
         "WARBLER_CACHE_DIR",
@@ -17,7 +18,7 @@ fn warbler() -> Command {
 }
 
 /// The processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
+pub(crate) fn processes_with(marker: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -27,7 +28,7 @@ fn processes_with(marker: &str) -> Vec<String> {
         .collect()
 }
 
-fn saved_weight(state: &Path) -> Option<u64> {
+pub(crate) fn saved_weight(state: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(state.join("status.json")).ok()?;
     let saved: serde_json::Value = serde_json::from_str(&text).ok()?;
     saved["status"]["canaryWeight"].as_u64()
@@ -114,7 +115,7 @@ fn run_refuses_a_canary_without_a_local_section_naming_the_field() {
     let file = dir.path().join("canary.yaml");
     let seed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/flagger-frontend-canary.yaml"
+        "/../tests/fixtures/flagger-frontend-canary.yaml"
     ))
     .unwrap()
     .replace("flagger.app/v1beta1", warbler::canary::API_VERSION);

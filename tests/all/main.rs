@@ -4,6 +4,7 @@
 mod common;
 
 mod cache;
+mod chatty;
 mod cli;
 mod contract;
 mod http_server;
@@ -15,6 +16,7 @@ mod local_cli;
 mod manifest;
 mod prometheus;
 mod prometheus_server;
+mod run_faults;
 mod sandbox;
 mod scaffold;
 mod threshold_semantics;

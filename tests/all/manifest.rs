@@ -5,11 +5,11 @@ use warbler::canary::{API_VERSION, Canary, Manifest, ManifestError, WebhookKind}
 
 const SEED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/flagger-frontend-canary.yaml"
+    "/../tests/fixtures/flagger-frontend-canary.yaml"
 );
 
 fn seed() -> String {
-    std::fs::read_to_string(SEED).expect("the seed manifest is in ../shared/fixtures")
+    std::fs::read_to_string(SEED).expect("the seed manifest is in tests/fixtures")
 }
 
 #[test]

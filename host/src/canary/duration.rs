@@ -39,7 +39,8 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         total += value * seconds;
         rest = tail;
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total)
+        .map_err(|_| format!("`{text}` is too long a duration: write at most a few years"))
 }
 
 /// Format a duration the way Go prints it (`1m30s`, `500ms`).
@@ -121,6 +122,12 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("like `30s`"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_duration_too_long_to_hold_is_an_error_not_a_panic() {
+        let err = parse("99999999999999999999h").unwrap_err();
+        assert!(err.contains("too long"), "{err}");
     }
 
     #[test]

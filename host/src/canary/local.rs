@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::duration::serde_go;
 
 /// `spec.local`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +29,51 @@ pub struct LocalSpec {
     pub primary: LocalBackend,
     /// The release to analyse; changing it starts a new run.
     pub canary: LocalBackend,
+    /// How the proxy protects itself from slow, idle or too many clients.
+    #[serde(default)]
+    pub proxy: ProxyLimits,
+}
+
+/// `spec.local.proxy`: the embedded proxy's limits on clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProxyLimits {
+    /// Connections served at once; further clients wait in the listen
+    /// backlog until one closes. Default 10,000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Time an HTTP/1 client has to send a request's headers, counted from
+    /// when the connection is ready for the next request: a slow client
+    /// and an idle keep-alive connection are both closed after it.
+    /// Default 10s.
+    #[serde(with = "serde_go", default = "default_header_read_timeout")]
+    pub header_read_timeout: Duration,
+    /// HTTP/2 connections are pinged after this long without traffic and
+    /// closed if the ping is not answered within it. Default 60s.
+    #[serde(with = "serde_go", default = "default_idle_timeout")]
+    pub idle_timeout: Duration,
+}
+
+impl Default for ProxyLimits {
+    fn default() -> Self {
+        ProxyLimits {
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_readiness_path() -> String {
@@ -88,6 +136,17 @@ impl LocalSpec {
     pub fn validate(&self) -> Result<(), String> {
         self.primary.kind("primary")?;
         self.canary.kind("canary")?;
+        if self.proxy.max_connections == 0 {
+            return Err(
+                "spec.local.proxy.maxConnections: 0 would serve no client; give at least 1"
+                    .to_owned(),
+            );
+        }
+        if self.proxy.header_read_timeout.is_zero() || self.proxy.idle_timeout.is_zero() {
+            return Err(
+                "spec.local.proxy: headerReadTimeout and idleTimeout must be above 0s".to_owned(),
+            );
+        }
         if !self.readiness_path.starts_with('/') {
             return Err(format!(
                 "spec.local.readinessPath: `{}` must start with `/`",

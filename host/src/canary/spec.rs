@@ -292,6 +292,19 @@ pub struct PolicySpec {
     /// What a policy failure (trap, budget, refusal) does to the step.
     #[serde(default)]
     pub on_error: OnPolicyError,
+    /// Holds without a failed check the policy may make in a row; each
+    /// further hold counts as a failed check, so a policy that never
+    /// decides cannot keep a canary at its weight forever.
+    #[serde(default = "default_max_holds")]
+    pub max_holds: u32,
+}
+
+/// [`PolicySpec::max_holds`] when unset: ten intervals of waiting for data
+/// (ten minutes at Flagger's usual 1m interval).
+pub const DEFAULT_MAX_HOLDS: u32 = 10;
+
+fn default_max_holds() -> u32 {
+    DEFAULT_MAX_HOLDS
 }
 
 /// What a policy failure does to the step.

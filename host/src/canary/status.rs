@@ -26,6 +26,9 @@ pub struct CanaryStatus {
     /// When this run started (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_started_ms: Option<i64>,
+    /// Analysis steps judged in this run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub steps: u32,
     /// When the last analysis step ran (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_step_ms: Option<i64>,
@@ -35,6 +38,14 @@ pub struct CanaryStatus {
     /// The reason for the current phase, for `kubectl get` and events.
     #[serde(default)]
     pub message: String,
+    /// Since when the canary has been failing to become ready (Unix ms);
+    /// `progressDeadlineSeconds` counts from here, not from the run's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_unready_since_ms: Option<i64>,
+    /// The policy's holds without a failed check since its last other
+    /// decision, for the host's limit on them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consecutive_holds: u32,
     /// The decisions of this run's last steps, oldest first (at most
     /// [`HISTORY_LEN`]); policies see them as `history`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -54,12 +65,19 @@ impl Default for CanaryStatus {
             last_applied_spec: None,
             last_promoted_spec: None,
             run_started_ms: None,
+            steps: 0,
             last_step_ms: None,
             last_transition_ms: 0,
             message: String::new(),
+            canary_unready_since_ms: None,
+            consecutive_holds: 0,
             history: Vec::new(),
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl CanaryStatus {

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use tokio::sync::mpsc;
 
 use super::CliError;
 use super::display::RolloutDisplay;
 use super::policy::RuntimeArgs;
 use super::run::local_error;
+use super::signals::StopSignal;
 use crate::canary::{Manifest, format_duration, parse_duration};
 use crate::load::{LoadSpec, run as send_load};
 use crate::local::{LocalOptions, LocalRun, RunEnd};
@@ -109,14 +111,14 @@ spec:
 
 pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
     let exe = std::env::current_exe().map_err(|err| {
-        CliError::policy_failed(anyhow::anyhow!("cannot find the warbler binary: {err}"))
+        CliError::cannot_proceed(anyhow::anyhow!("cannot find the warbler binary: {err}"))
     })?;
     let temporary;
     let dir = match &args.state_dir {
         Some(dir) => dir.clone(),
         None => {
             temporary = tempfile::tempdir().map_err(|err| {
-                CliError::policy_failed(anyhow::anyhow!(
+                CliError::cannot_proceed(anyhow::anyhow!(
                     "cannot create a temporary directory: {err}"
                 ))
             })?;
@@ -132,7 +134,7 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
     let write = |release: &Release| -> Result<Manifest, CliError> {
         let text = manifest(&exe, args.interval, release);
         std::fs::write(&canary_file, &text).map_err(|err| {
-            CliError::policy_failed(anyhow::anyhow!(
+            CliError::cannot_proceed(anyhow::anyhow!(
                 "cannot write {}: {err}",
                 canary_file.display()
             ))
@@ -143,7 +145,11 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
     let first = write(&GOOD)?;
     super::load::runtime()?.block_on(async {
         let started = Instant::now();
-        let mut run = LocalRun::start(first, options).await.map_err(local_error)?;
+        let stop = StopSignal::install()?;
+        let mut run = tokio::select! {
+            started = LocalRun::start(first, options) => started.map_err(local_error)?,
+            code = stop.wait() => return Err(StopSignal::stopped(code, "the demo's processes are stopped")),
+        };
         println!(
             "warbler demo: stable {} and canary behind the proxy at http://{} (metrics at http://{}/metrics)",
             STABLE.version,
@@ -165,7 +171,7 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
             };
             async move { send_load(&spec).await }
         });
-        let outcome = rollouts(&mut run, &write).await;
+        let outcome = rollouts(&mut run, &write, &stop).await;
         load.abort();
         run.shutdown().await;
         let (good, bad) = outcome?;
@@ -198,13 +204,15 @@ fn describe(end: &RunEnd) -> String {
 async fn rollouts(
     run: &mut LocalRun,
     write: &impl Fn(&Release) -> Result<Manifest, CliError>,
+    stop: &StopSignal,
 ) -> Result<(RunEnd, RunEnd), CliError> {
     let good = rollout(
         run,
         &format!("rollout 1: {} → {} (healthy)", STABLE.version, GOOD.version),
+        stop,
     )
     .await?;
-    run.update(write(&BAD)?).map_err(local_error)?;
+    run.update(write(&BAD)?).await.map_err(local_error)?;
     let bad = rollout(
         run,
         &format!(
@@ -214,25 +222,29 @@ async fn rollouts(
             BAD.error_rate * 100.0,
             BAD.latency_ms
         ),
+        stop,
     )
     .await?;
     Ok((good, bad))
 }
 
-async fn rollout(run: &mut LocalRun, title: &str) -> Result<RunEnd, CliError> {
+async fn rollout(run: &mut LocalRun, title: &str, stop: &StopSignal) -> Result<RunEnd, CliError> {
     let mut display = RolloutDisplay::new(title);
     let end = run
-        .run(&mut display, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run(
+            &mut display,
+            async {
+                stop.wait().await;
+            },
+            &mut mpsc::unbounded_channel().1,
+        )
         .await;
     println!("{}", display.finish());
     match end.map_err(local_error)? {
-        RunEnd::Interrupted => Err(CliError {
-            error: anyhow::anyhow!("interrupted: the demo's processes are stopped"),
-            hint: None,
-            code: super::run::EXIT_INTERRUPTED,
-        }),
+        RunEnd::Interrupted => Err(StopSignal::stopped(
+            stop.wait().await,
+            "the demo's processes are stopped",
+        )),
         end => Ok(end),
     }
 }

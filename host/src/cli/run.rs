@@ -2,15 +2,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use clap::Args;
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+use warbler_guest_sdk::Phase;
 
 use super::CliError;
 use super::display::RolloutDisplay;
 use super::policy::RuntimeArgs;
+use super::signals::StopSignal;
 use crate::canary::Manifest;
 use crate::local::{LocalError, LocalOptions, LocalRun, RunEnd};
+use crate::policy::PolicySource;
 
 /// `warbler run` arguments.
 #[derive(Debug, Args)]
@@ -26,38 +31,45 @@ pub(super) struct RunArgs {
     /// to the file].
     #[arg(long)]
     state_dir: Option<PathBuf>,
-    /// After the rollout, keep running and start a new one whenever the
-    /// file's `spec.local.canary` changes.
+    /// Keep running and take every change of the file: a new
+    /// `spec.local.canary` starts a new run, also in the middle of one.
     #[arg(long)]
     watch: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
 
-/// Exit code when the rollout was rolled back.
+/// Exit code when the rollout was rolled back (now or, for a release
+/// already handled, in an earlier run).
 const EXIT_ROLLED_BACK: u8 = 1;
-/// Exit code when interrupted (as shells report SIGINT).
-pub(super) const EXIT_INTERRUPTED: u8 = 130;
 
-fn read_manifest(path: &Path) -> Result<Manifest, CliError> {
+/// Read a Canary file; a relative policy path in it is taken relative to
+/// the file's folder, as the file's author sees it.
+pub(super) fn read_manifest(path: &Path) -> Result<Manifest, CliError> {
     let text = std::fs::read_to_string(path).map_err(|err| {
         CliError::bad_input(
             anyhow::anyhow!("cannot read {}: {err}", path.display()),
             None,
         )
     })?;
-    Manifest::from_yaml(&path.display().to_string(), &text)
-        .map_err(|err| CliError::bad_input(err, None))
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+    let mut manifest = Manifest::from_yaml(&path.display().to_string(), &text)
+        .map_err(|err| CliError::bad_input(err, None))?;
+    if let Some(policy) = manifest.canary.spec.analysis.policy.as_mut()
+        && let Ok(PolicySource::File(file)) = policy.reference.parse()
+        && file.is_relative()
+    {
+        let folder = path.parent().unwrap_or(Path::new("."));
+        policy.reference = folder.join(file).display().to_string();
+    }
+    Ok(manifest)
 }
 
 pub(super) fn local_error(err: LocalError) -> CliError {
     match err {
         LocalError::Spec(_) | LocalError::Policy(_) => CliError::bad_input(err, None),
-        LocalError::Io(_) | LocalError::NotReady(_) => CliError::policy_failed(err),
+        LocalError::Io(_) | LocalError::NotReady(_) | LocalError::Busy(_) => {
+            CliError::cannot_proceed(err)
+        }
     }
 }
 
@@ -77,39 +89,66 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let runtime = super::load::runtime()?;
     runtime.block_on(async move {
-        let mut run = LocalRun::start(manifest, options)
-            .await
-            .map_err(local_error)?;
+        let stop = StopSignal::install()?;
+        let (updates, _watcher) = if args.watch {
+            let (sender, updates) = mpsc::unbounded_channel();
+            (updates, Some(watch_file(&args.file, sender)?))
+        } else {
+            (mpsc::unbounded_channel().1, None)
+        };
+        let mut run = tokio::select! {
+            started = LocalRun::start(manifest, options) => started.map_err(local_error)?,
+            code = stop.wait() => {
+                return Err(StopSignal::stopped(code, "stopped while starting; every process started is stopped"));
+            }
+        };
         println!(
             "proxy on http://{}  ·  metrics on http://{}/metrics",
             run.proxy_address(),
             run.metrics_address()
         );
-        let outcome = watch_loop(&mut run, &args).await;
+        let outcome = rollouts(&mut run, &args, &stop, updates).await;
         run.shutdown().await;
         outcome
     })
 }
 
-async fn watch_loop(run: &mut LocalRun, args: &RunArgs) -> Result<(), CliError> {
-    let mut seen = modified(&args.file);
+/// One rollout, or with `--watch` one after another as the file changes.
+async fn rollouts(
+    run: &mut LocalRun,
+    args: &RunArgs,
+    stop: &StopSignal,
+    mut updates: mpsc::UnboundedReceiver<Manifest>,
+) -> Result<(), CliError> {
     loop {
         let title = format!("rolling out {}", run.canary().key());
         let mut display = RolloutDisplay::new(&title);
         let end = run
-            .run(&mut display, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .run(
+                &mut display,
+                async {
+                    stop.wait().await;
+                },
+                &mut updates,
+            )
             .await;
         print!("{}", display.finish());
-        let end = end.map_err(local_error)?;
         let failure = |message: String, code| CliError {
             error: anyhow::anyhow!(message),
             hint: None,
             code,
         };
-        match &end {
+        match end.map_err(local_error)? {
             RunEnd::Promoted => println!("promoted: the primary now runs the canary's release"),
+            RunEnd::Unchanged(Phase::Failed) if !args.watch => {
+                return Err(failure(
+                    format!(
+                        "the canary's release was rolled back in an earlier run ({}); change spec.local.canary to start a new run",
+                        run.canary().status.message
+                    ),
+                    EXIT_ROLLED_BACK,
+                ));
+            }
             RunEnd::Unchanged(phase) => println!(
                 "nothing to roll out: the canary's release is the last one handled ({phase:?}); change spec.local.canary to start a run"
             ),
@@ -118,9 +157,10 @@ async fn watch_loop(run: &mut LocalRun, args: &RunArgs) -> Result<(), CliError> 
             }
             RunEnd::RolledBack(why) => println!("rolled back: {why}"),
             RunEnd::Interrupted => {
-                return Err(failure(
-                    "interrupted: all traffic is back on the primary; run the same command again to resume".to_owned(),
-                    EXIT_INTERRUPTED,
+                let code = stop.wait().await;
+                return Err(StopSignal::stopped(
+                    code,
+                    "all traffic is back on the primary; run the same command again to resume",
                 ));
             }
         }
@@ -133,17 +173,68 @@ async fn watch_loop(run: &mut LocalRun, args: &RunArgs) -> Result<(), CliError> 
         );
         loop {
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-            }
-            let now = modified(&args.file);
-            if now != seen {
-                seen = now;
-                match read_manifest(&args.file).and_then(|m| run.update(m).map_err(local_error)) {
-                    Ok(()) => break,
-                    Err(err) => eprintln!("error: {:#}; keeping the previous version", err.error),
+                code = stop.wait() => return Err(StopSignal::stopped(code, "stopped while watching")),
+                manifest = updates.recv() => {
+                    let Some(manifest) = manifest else { return Ok(()) };
+                    match run.update(manifest).await {
+                        Ok(()) => break,
+                        Err(err) => eprintln!("error: {err}; keeping the previous version"),
+                    }
                 }
             }
         }
     }
+}
+
+/// Watch `file` (through its folder: editors replace a file rather than
+/// write it in place) and send its manifest each time its content changes.
+/// A version that does not parse is reported and skipped.
+fn watch_file(
+    file: &Path,
+    sender: mpsc::UnboundedSender<Manifest>,
+) -> Result<notify::RecommendedWatcher, CliError> {
+    let cannot_watch = |err: notify::Error| {
+        CliError::cannot_proceed(anyhow::anyhow!(
+            "cannot watch {} for changes: {err}",
+            file.display()
+        ))
+    };
+    let file = std::path::absolute(file)
+        .map_err(|err| CliError::bad_input(anyhow::anyhow!("{}: {err}", file.display()), None))?;
+    let folder = file.parent().unwrap_or(Path::new("/")).to_owned();
+    let (changed, mut changes) = mpsc::unbounded_channel();
+    let name = file.file_name().map(ToOwned::to_owned);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && event.paths.iter().any(|p| p.file_name() == name.as_deref())
+        {
+            let _ = changed.send(());
+        }
+    })
+    .map_err(cannot_watch)?;
+    watcher
+        .watch(&folder, RecursiveMode::NonRecursive)
+        .map_err(cannot_watch)?;
+    let mut last = std::fs::read_to_string(&file).ok();
+    tokio::spawn(async move {
+        while changes.recv().await.is_some() {
+            // An editor's save is several events: read once they settle.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            while changes.try_recv().is_ok() {}
+            let text = std::fs::read_to_string(&file).ok();
+            if text.is_none() || text == last {
+                continue;
+            }
+            last = text;
+            match read_manifest(&file) {
+                Ok(manifest) => {
+                    if sender.send(manifest).is_err() {
+                        return;
+                    }
+                }
+                Err(err) => eprintln!("error: {:#}; keeping the previous version", err.error),
+            }
+        }
+    });
+    Ok(watcher)
 }

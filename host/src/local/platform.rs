@@ -10,6 +10,7 @@ use hyper::http::uri::Authority;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use super::children::ChildRecord;
 use super::process::Process;
 use super::proxy::WeightedProxy;
 use crate::canary::{BackendKind, Canary, LocalBackend, LocalSpec};
@@ -64,6 +65,7 @@ pub struct LocalPlatform {
     proxy: WeightedProxy,
     probe: reqwest::Client,
     logs: PathBuf,
+    record: Arc<ChildRecord>,
 }
 
 fn port_error(message: String) -> PortError {
@@ -83,10 +85,16 @@ fn local(canary: &Canary) -> Result<&LocalSpec, PortError> {
 }
 
 impl LocalPlatform {
-    /// A platform that points `proxy` at what it runs and writes process
-    /// logs into `logs`. The primary runs `primary_release` (the state file's
-    /// after a restart, else `spec.local.primary`).
-    pub fn new(proxy: WeightedProxy, logs: PathBuf, primary_release: Option<LocalBackend>) -> Self {
+    /// A platform that points `proxy` at what it runs, writes process logs
+    /// into `logs` and notes the processes it starts in `record`. The
+    /// primary runs `primary_release` (the state file's after a restart,
+    /// else `spec.local.primary`).
+    pub fn new(
+        proxy: WeightedProxy,
+        logs: PathBuf,
+        record: Arc<ChildRecord>,
+        primary_release: Option<LocalBackend>,
+    ) -> Self {
         LocalPlatform {
             slots: Arc::new(Mutex::new(Slots {
                 primary_release,
@@ -95,6 +103,30 @@ impl LocalPlatform {
             proxy,
             probe: crate::http::client(Duration::from_secs(2)),
             logs,
+            record,
+        }
+    }
+
+    /// Restart whichever release process has exited, in any phase and
+    /// between runs, and point the proxy at a restarted primary or canary
+    /// once it answers. Called every second while Warbler runs, so a
+    /// release that dies is back without waiting for the next analysis
+    /// step.
+    pub async fn supervise(&self, readiness_path: &str) {
+        let mut slots = self.slots.lock().await;
+        let slots = &mut *slots;
+        if let Some(primary) = slots.primary.as_mut()
+            && let Ok(Readiness::Ready) = self.readiness(primary, readiness_path, "primary").await
+        {
+            self.proxy.set_primary(Some(primary.authority()));
+        }
+        if let Some(canary) = slots.canary.as_mut()
+            && let Ok(Readiness::Ready) = self.readiness(canary, readiness_path, "canary").await
+        {
+            self.proxy.set_canary(Some(canary.authority()));
+        }
+        if let Some(promoted) = slots.promoted.as_mut() {
+            let _ = self.readiness(promoted, readiness_path, "primary").await;
         }
     }
 
@@ -112,7 +144,12 @@ impl LocalPlatform {
                 std::fs::create_dir_all(&self.logs)
                     .map_err(|err| format!("cannot create {}: {err}", self.logs.display()))?;
                 let log = self.logs.join(format!("{deployment}.log"));
-                Instance::Process(Box::new(Process::start(command, &release.env, &log)?))
+                Instance::Process(Box::new(Process::start(
+                    command,
+                    &release.env,
+                    &log,
+                    self.record.clone(),
+                )?))
             }
         };
         Ok(Running {
@@ -138,6 +175,9 @@ impl LocalPlatform {
                 .map_err(port_error)?;
             let old = std::mem::replace(running, restarted);
             old.stop().await;
+            tracing::warn!(
+                "the {deployment} release exited ({status}) and was restarted; its output is in {log}"
+            );
             return Ok(Readiness::NotReady(format!(
                 "{deployment} exited ({status}) and was restarted; its output is in {log}"
             )));

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
+
+use super::children::{ChildRecord, stop_group};
 
 /// A running child process serving one release.
 #[derive(Debug)]
@@ -16,17 +19,24 @@ pub struct Process {
     child: Child,
     address: SocketAddr,
     log: PathBuf,
+    record: Arc<ChildRecord>,
 }
+
+/// How long a release has to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 impl Process {
     /// Start `command` with `${PORT}` (in its arguments) and `PORT` (in its
     /// environment) set to a free loopback port; stdout and stderr go to
     /// `log`. The child gets its own process group so that a Ctrl-C reaches
-    /// Warbler first, which then stops it in order.
+    /// Warbler first, which then stops it in order; it is killed by the
+    /// kernel if Warbler dies first, and noted in `record` so that the next
+    /// run stops whatever it started in turn.
     pub fn start(
         command: &[String],
         env: &BTreeMap<String, String>,
         log: &Path,
+        record: Arc<ChildRecord>,
     ) -> Result<Process, String> {
         let (program, args) = command
             .split_first()
@@ -41,7 +51,8 @@ impl Process {
             .try_clone()
             .map_err(|err| format!("cannot open log {}: {err}", log.display()))?;
         let port_text = port.to_string();
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args.iter().map(|arg| arg.replace("${PORT}", &port_text)))
             .envs(env)
             .env("PORT", &port_text)
@@ -49,13 +60,19 @@ impl Process {
             .stdout(output)
             .stderr(errors)
             .process_group(0)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        die_with_parent(&mut command);
+        let child = command
             .spawn()
             .map_err(|err| format!("cannot start `{program}`: {err}; check the command's path"))?;
+        if let Some(pid) = child.id() {
+            record.add(pid);
+        }
         Ok(Process {
             child,
             address: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             log: log.to_owned(),
+            record,
         })
     }
 
@@ -74,10 +91,38 @@ impl Process {
         self.child.try_wait().ok().flatten()
     }
 
-    /// Kill the process and wait for it, so that no zombie is left.
+    /// Stop the process and everything it started (its process group), and
+    /// wait for it, so that no zombie is left.
     pub async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        if let Some(pid) = self.child.id() {
+            stop_group(pid, STOP_GRACE).await;
+            let _ = self.child.start_kill();
+            let _ = tokio::time::timeout(STOP_GRACE, self.child.wait()).await;
+            self.record.remove(pid);
+        }
+    }
+}
+
+/// Have the kernel kill the child when Warbler dies, even by SIGKILL.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: the closure runs in the forked child before exec and makes only
+    // async-signal-safe system calls (prctl, getppid), allocating nothing.
+    // The kernel sends the signal when the thread that forked exits: the
+    // releases are started from the async runtime's worker threads, which
+    // live as long as Warbler.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // Warbler may have died between fork and prctl.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::other(
+                    "warbler exited while starting the release",
+                ));
+            }
+            Ok(())
+        });
     }
 }
 

@@ -5,14 +5,16 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderName};
 use hyper::http::uri::{Authority, Scheme};
 use hyper::{Request, Response, StatusCode, Uri, Version};
@@ -22,7 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::net::TcpListener;
 
 use super::traffic::{Backend, TrafficStats};
-use crate::canary::Canary;
+use crate::canary::{Canary, ProxyLimits};
 use crate::ports::{PortError, Router};
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -49,14 +51,15 @@ struct ProxyState {
     requests: AtomicU64,
     primary: RwLock<Option<Authority>>,
     canary: RwLock<Option<Authority>>,
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, ClientBody>,
     stats: Arc<TrafficStats>,
+    limits: ProxyLimits,
 }
 
 impl WeightedProxy {
-    /// A proxy counting into `stats`, with no backends yet and all traffic
-    /// on the primary.
-    pub fn new(stats: Arc<TrafficStats>) -> Self {
+    /// A proxy counting into `stats` and serving clients within `limits`,
+    /// with no backends yet and all traffic on the primary.
+    pub fn new(stats: Arc<TrafficStats>, limits: ProxyLimits) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -71,6 +74,7 @@ impl WeightedProxy {
                 canary: RwLock::new(None),
                 client,
                 stats,
+                limits,
             }),
         }
     }
@@ -93,10 +97,14 @@ impl WeightedProxy {
         let listener = TcpListener::bind(address).await?;
         let bound = listener.local_addr()?;
         let state = self.inner.clone();
-        let task = tokio::spawn(crate::serve::serve(listener, move |request| {
-            let state = state.clone();
-            async move { state.forward(request).await }
-        }));
+        let limits = self.inner.limits.clone();
+        let task = tokio::spawn(async move {
+            crate::serve::serve_within(listener, &limits, move |request| {
+                let state = state.clone();
+                async move { state.forward(request).await }
+            })
+            .await
+        });
         Ok((bound, task))
     }
 }
@@ -129,11 +137,27 @@ impl ProxyState {
         let Some(address) = self.address(backend) else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "no backend is ready yet\n");
         };
-        let response = match self
-            .client
-            .request(upstream_request(request, address))
-            .await
-        {
+        let client_failed = Arc::new(AtomicBool::new(false));
+        let request = upstream_request(request, address).map(|body| ClientBody {
+            inner: body,
+            failed: client_failed.clone(),
+        });
+        let response = self.client.request(request).await;
+        // A request body the client broke (bad chunking, a reset mid-body)
+        // says nothing about the backend: answer 400 and count nothing, so
+        // one bad client cannot fail a healthy canary.
+        if client_failed.load(Ordering::Relaxed) {
+            return match response {
+                Ok(response) if !response.status().is_server_error() => {
+                    response.map(BodyExt::boxed)
+                }
+                _ => plain(
+                    StatusCode::BAD_REQUEST,
+                    "warbler proxy: the request body could not be read\n",
+                ),
+            };
+        }
+        let response = match response {
             Ok(response) => response.map(BodyExt::boxed),
             Err(err) => plain(
                 StatusCode::BAD_GATEWAY,
@@ -143,6 +167,37 @@ impl ProxyState {
         let failed = response.status().is_server_error();
         self.stats.record(backend, failed, started.elapsed());
         response
+    }
+}
+
+/// The client's request body on its way upstream, noting whether reading it
+/// failed.
+struct ClientBody {
+    inner: Incoming,
+    failed: Arc<AtomicBool>,
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -211,9 +266,106 @@ mod tests {
     use super::*;
 
     fn state_with_weight(weight: u32) -> ProxyState {
-        let proxy = WeightedProxy::new(Arc::new(TrafficStats::new("test", "app")));
+        let proxy = WeightedProxy::new(
+            Arc::new(TrafficStats::new("test", "app")),
+            ProxyLimits::default(),
+        );
         proxy.inner.weight.store(weight, Ordering::Relaxed);
         Arc::try_unwrap(proxy.inner).expect("only owner")
+    }
+
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use crate::sample_app::SampleApp;
+
+    /// A proxy sending everything to a healthy sample app, within `limits`;
+    /// the proxy's address and its counters.
+    async fn proxy_to_app(limits: ProxyLimits) -> (SocketAddr, Arc<TrafficStats>) {
+        let app = SampleApp {
+            version: "1.0.0".to_owned(),
+            error_rate: 0.0,
+            latency: Duration::ZERO,
+        };
+        let (app, _) = app.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let stats = Arc::new(TrafficStats::new("test", "app"));
+        let proxy = WeightedProxy::new(stats.clone(), limits);
+        proxy.set_primary(Some(app.to_string().parse().unwrap()));
+        proxy.set_canary(Some(app.to_string().parse().unwrap()));
+        proxy.inner.weight.store(100, Ordering::Relaxed);
+        let (address, _) = proxy.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        (address, stats)
+    }
+
+    /// Send `request` and read until the server closes or 2 s pass.
+    async fn exchange(address: SocketAddr, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_broken_request_body_is_answered_400_and_not_counted_against_the_canary() {
+        let (address, stats) = proxy_to_app(ProxyLimits::default()).await;
+        let bad = b"POST / HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n";
+        let answer = exchange(address, bad).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+        let good = b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n";
+        assert!(exchange(address, good).await.starts_with("HTTP/1.1 200"));
+        let canary = stats.counts(Backend::Canary);
+        assert_eq!((canary.success, canary.failure), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_resets_mid_body_is_not_counted_against_the_canary() {
+        let (address, stats) = proxy_to_app(ProxyLimits::default()).await;
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 1000\r\n\r\npartial")
+            .await
+            .unwrap();
+        stream.set_zero_linger().unwrap();
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(stats.counts(Backend::Canary).failure, 0);
+    }
+
+    #[tokio::test]
+    async fn an_idle_client_is_closed_after_the_header_read_timeout() {
+        let limits = ProxyLimits {
+            header_read_timeout: Duration::from_millis(200),
+            ..ProxyLimits::default()
+        };
+        let (address, _) = proxy_to_app(limits).await;
+        let mut idle = TcpStream::connect(address).await.unwrap();
+        let mut buffer = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(2), idle.read(&mut buffer)).await;
+        assert!(matches!(read, Ok(Ok(_))), "closed by the proxy: {read:?}");
+    }
+
+    #[tokio::test]
+    async fn clients_over_the_connection_cap_wait_for_a_free_slot() {
+        let limits = ProxyLimits {
+            max_connections: 1,
+            header_read_timeout: Duration::from_millis(300),
+            ..ProxyLimits::default()
+        };
+        let (address, _) = proxy_to_app(limits).await;
+        let _idle = TcpStream::connect(address).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        let good = b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n";
+        let answer = exchange(address, good).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "served only once the idle client was closed ({:?})",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use warbler_guest_sdk::Phase;
 
+use super::children::ChildRecord;
 use super::metrics_endpoint::spawn_metrics_endpoint;
 use super::platform::LocalPlatform;
 use super::proxy::WeightedProxy;
@@ -40,6 +41,10 @@ pub struct LocalOptions {
     pub runtime: Arc<PolicyRuntime>,
 }
 
+/// The shortest analysis interval local mode runs: below it a whole
+/// analysis would pass before any traffic was measured.
+pub const MIN_LOCAL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Why a local run could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -55,6 +60,9 @@ pub enum LocalError {
     /// A release did not become ready in time.
     #[error("{0}")]
     NotReady(String),
+    /// Another `warbler run` holds the state directory.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// How a run ended.
@@ -105,9 +113,22 @@ struct StepJournal {
     steps: mpsc::UnboundedSender<JournalEntry>,
 }
 
+/// Attempts at one journal write before the run fails safe.
+const JOURNAL_ATTEMPTS: u32 = 3;
+
 impl Journal for StepJournal {
     async fn append(&self, entry: &JournalEntry) -> Result<(), PortError> {
-        self.file.append(entry).await?;
+        let mut attempt = 1;
+        loop {
+            match self.file.append(entry).await {
+                Ok(()) => break,
+                Err(err) if attempt >= JOURNAL_ATTEMPTS => return Err(err),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
         let _ = self.steps.send(entry.clone());
         Ok(())
     }
@@ -132,6 +153,8 @@ pub struct LocalRun {
     state_path: PathBuf,
     steps: mpsc::UnboundedReceiver<JournalEntry>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Held while the run lives: one run per state directory.
+    _lock: std::fs::File,
 }
 
 fn io_error(what: String) -> impl FnOnce(std::io::Error) -> LocalError {
@@ -143,24 +166,32 @@ impl LocalRun {
     /// endpoint, restore a saved run or start the primary, and wait until
     /// traffic can flow. Nothing is rolled out yet.
     pub async fn start(manifest: Manifest, options: LocalOptions) -> Result<LocalRun, LocalError> {
+        let notices = check_manifest(&manifest)?;
+        for notice in notices {
+            tracing::warn!("{notice}");
+        }
         let Manifest {
             mut canary,
             templates,
         } = manifest;
-        let local = canary.spec.local.clone().ok_or_else(|| {
-            LocalError::Spec(
-                "spec.local is missing: add `local: {primary: {url|command}, canary: {url|command}}` to run this Canary on this machine".to_owned(),
-            )
-        })?;
-        local.validate().map_err(LocalError::Spec)?;
+        let local = canary.spec.local.clone().ok_or_else(missing_local)?;
+        let lock = lock_state_dir(&options.state_dir)?;
+        let record = Arc::new(ChildRecord::new(&options.state_dir.join("children")));
+        let leftovers = record.stop_leftovers();
+        if leftovers > 0 {
+            tracing::warn!(
+                "stopped {leftovers} release process(es) an earlier run left behind (it was killed)"
+            );
+        }
+        raise_open_files_limit();
         let judge = RuntimeJudge::new(options.runtime);
-        judge.check(&canary).map_err(LocalError::Policy)?;
+        judge.check(&canary).await.map_err(LocalError::Policy)?;
 
         let stats = Arc::new(TrafficStats::new(
             &canary.metadata.namespace,
             &canary.metadata.name,
         ));
-        let proxy = WeightedProxy::new(stats.clone());
+        let proxy = WeightedProxy::new(stats.clone(), local.proxy.clone());
         let listen = local.listen.unwrap_or(SocketAddr::from((
             Ipv4Addr::LOCALHOST,
             canary.spec.service.port,
@@ -187,12 +218,15 @@ impl LocalRun {
             journal_path.display()
         )))?;
         let (sender, steps) = mpsc::unbounded_channel();
+        let platform = LocalPlatform::new(
+            proxy.clone(),
+            options.state_dir.join("logs"),
+            record,
+            primary_release,
+        );
+        let supervisor = spawn_supervisor(platform.clone(), local.readiness_path.clone());
         let reconciler = Reconciler {
-            platform: LocalPlatform::new(
-                proxy.clone(),
-                options.state_dir.join("logs"),
-                primary_release,
-            ),
+            platform,
             router: proxy,
             metrics: LocalMetrics::new(
                 stats,
@@ -217,7 +251,8 @@ impl LocalRun {
             metrics_address,
             state_path,
             steps,
-            tasks: vec![proxy_task, metrics_task, sampler],
+            tasks: vec![proxy_task, metrics_task, sampler, supervisor],
+            _lock: lock,
         };
         if let Err(err) = run.bring_up().await {
             run.shutdown().await;
@@ -242,8 +277,10 @@ impl LocalRun {
     }
 
     /// Take a new version of the Canary's file (its spec only: the status is
-    /// the run's). A changed `spec.local.canary` starts a new run.
-    pub fn update(&mut self, manifest: Manifest) -> Result<(), LocalError> {
+    /// the run's). A changed `spec.local.canary` is a new revision: a run in
+    /// flight restarts its analysis at weight 0, as Flagger does.
+    pub async fn update(&mut self, manifest: Manifest) -> Result<(), LocalError> {
+        check_manifest(&manifest)?;
         let mut canary = manifest.canary;
         if canary.key() != self.canary.key() {
             return Err(LocalError::Spec(format!(
@@ -252,16 +289,10 @@ impl LocalRun {
                 self.canary.key()
             )));
         }
-        canary
-            .spec
-            .local
-            .as_ref()
-            .ok_or_else(|| LocalError::Spec("spec.local is missing".to_owned()))?
-            .validate()
-            .map_err(LocalError::Spec)?;
         self.reconciler
             .judge
             .check(&canary)
+            .await
             .map_err(LocalError::Policy)?;
         canary.status = std::mem::take(&mut self.canary.status);
         self.canary = canary;
@@ -304,7 +335,7 @@ impl LocalRun {
             status.last_promoted_spec = Some(revision);
             status.message = "primary ready, all traffic on it".to_owned();
         }
-        self.save().await
+        self.save_or_fail_safe().await
     }
 
     /// The canary's release revision, as the reconciler computes it.
@@ -320,58 +351,100 @@ impl LocalRun {
 
     /// Reconcile until the rollout of the canary's release ends, or `stop`
     /// completes (then traffic goes back to the primary and the run can be
-    /// resumed later).
+    /// resumed later). `stop` also cancels a reconcile in flight (a hanging
+    /// webhook, a slow query): every port call is safe to repeat. A manifest
+    /// arriving on `updates` takes effect at once; one that cannot be taken
+    /// is reported to `observer` and the run goes on as it was.
     pub async fn run(
         &mut self,
         observer: &mut dyn RunObserver,
         stop: impl Future<Output = ()>,
+        updates: &mut mpsc::UnboundedReceiver<Manifest>,
     ) -> Result<RunEnd, LocalError> {
         tokio::pin!(stop);
-        let revision = self.target_revision().await;
-        let settled = |status: &CanaryStatus| {
-            status.last_applied_spec == revision
-                && matches!(
-                    status.phase,
-                    Phase::Initialized | Phase::Succeeded | Phase::Failed
-                )
-        };
-        if settled(&self.canary.status) {
-            return Ok(RunEnd::Unchanged(self.canary.status.phase));
+        if let Some(phase) = self.settled().await {
+            return Ok(RunEnd::Unchanged(phase));
         }
         loop {
-            let wait = match self.reconciler.reconcile(&self.canary).await {
+            let reconciled = tokio::select! {
+                reconciled = self.reconciler.reconcile(&self.canary) => reconciled,
+                () = &mut stop => return self.interrupted().await,
+            };
+            let wait = match reconciled {
                 Ok(outcome) => {
                     self.canary.status = outcome.status;
-                    self.save().await?;
+                    self.save_or_fail_safe().await?;
                     send_events(&self.reconciler.hooks, &self.canary, &outcome.events).await;
                     self.report(observer, &outcome.events, None);
                     outcome.requeue_after
+                }
+                Err(err) if err.port == "journal" => {
+                    self.report(observer, &[], Some(&err));
+                    self.fail_safe().await;
+                    return Err(LocalError::Io(format!(
+                        "{err}; all traffic is back on the primary; run again to resume once the journal can be written"
+                    )));
                 }
                 Err(err) => {
                     self.report(observer, &[], Some(&err));
                     Duration::from_secs(1)
                 }
             };
-            if settled(&self.canary.status) {
-                return Ok(match self.canary.status.phase {
-                    Phase::Succeeded => RunEnd::Promoted,
-                    _ => RunEnd::RolledBack(
-                        self.canary
-                            .status
-                            .message
-                            .trim_start_matches("rolled back: ")
-                            .to_owned(),
-                    ),
-                });
+            if let Some(phase) = self.settled().await {
+                return Ok(self.end(phase));
             }
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = &mut stop => {
-                    let _ = self.reconciler.router.set_canary_weight(&self.canary, 0).await;
-                    return Ok(RunEnd::Interrupted);
+                () = &mut stop => return self.interrupted().await,
+                Some(manifest) = updates.recv() => {
+                    if let Err(err) = self.update(manifest).await {
+                        let err = PortError { port: "manifest", message: format!("{err}; keeping the previous version") };
+                        self.report(observer, &[], Some(&err));
+                    }
                 }
             }
         }
+    }
+
+    /// The phase the rollout of the canary's current release ended in, once
+    /// it has.
+    async fn settled(&self) -> Option<Phase> {
+        let revision = self.target_revision().await;
+        let status = &self.canary.status;
+        let ended = matches!(
+            status.phase,
+            Phase::Initialized | Phase::Succeeded | Phase::Failed
+        );
+        (ended && status.last_applied_spec == revision).then_some(status.phase)
+    }
+
+    /// How a run that reached `phase` ended.
+    fn end(&self, phase: Phase) -> RunEnd {
+        match phase {
+            Phase::Succeeded => RunEnd::Promoted,
+            Phase::Failed => RunEnd::RolledBack(
+                self.canary
+                    .status
+                    .message
+                    .trim_start_matches("rolled back: ")
+                    .to_owned(),
+            ),
+            phase => RunEnd::Unchanged(phase),
+        }
+    }
+
+    async fn interrupted(&self) -> Result<RunEnd, LocalError> {
+        self.fail_safe().await;
+        Ok(RunEnd::Interrupted)
+    }
+
+    /// All traffic to the primary.
+    async fn fail_safe(&self) {
+        let _ = self
+            .reconciler
+            .router
+            .set_canary_weight(&self.canary, 0)
+            .await;
     }
 
     fn report(
@@ -392,7 +465,30 @@ impl LocalRun {
         });
     }
 
-    /// Write the status (atomically: a crash leaves the old or the new).
+    /// Save the status, retrying a few times (a full disk or a moment
+    /// without file descriptors); if it still fails, traffic goes back to
+    /// the primary before the run stops.
+    async fn save_or_fail_safe(&self) -> Result<(), LocalError> {
+        let mut attempt = 1;
+        loop {
+            match self.save().await {
+                Ok(()) => return Ok(()),
+                Err(err) if attempt >= SAVE_ATTEMPTS => {
+                    self.fail_safe().await;
+                    return Err(LocalError::Io(format!(
+                        "{err}; all traffic is back on the primary; free space or file descriptors and run again to resume"
+                    )));
+                }
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(250) * attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Write the status (atomically: a crash leaves the old or the new, and
+    /// a failed write leaves no temporary file behind).
     async fn save(&self) -> Result<(), LocalError> {
         let state = SavedState {
             canary: self.canary.key(),
@@ -405,12 +501,14 @@ impl LocalRun {
             "cannot save the run's status to {}",
             self.state_path.display()
         );
-        tokio::fs::write(&temporary, text)
-            .await
-            .map_err(io_error(what.clone()))?;
-        tokio::fs::rename(&temporary, &self.state_path)
-            .await
-            .map_err(io_error(what))
+        let written = match tokio::fs::write(&temporary, text).await {
+            Ok(()) => tokio::fs::rename(&temporary, &self.state_path).await,
+            Err(err) => Err(err),
+        };
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&temporary).await;
+        }
+        written.map_err(io_error(what))
     }
 
     /// Send all traffic to the primary, stop every process this run started
@@ -421,11 +519,102 @@ impl LocalRun {
             .router
             .set_canary_weight(&self.canary, 0)
             .await;
-        self.reconciler.platform.shutdown().await;
+        // The supervisor goes first, or it could restart what is stopped.
         for task in &self.tasks {
             task.abort();
         }
+        self.reconciler.platform.shutdown().await;
     }
+}
+
+/// Attempts at saving the status before the run fails safe.
+const SAVE_ATTEMPTS: u32 = 4;
+
+fn missing_local() -> LocalError {
+    LocalError::Spec(
+        "spec.local is missing: add `local: {primary: {url|command}, canary: {url|command}}` to run this Canary on this machine".to_owned(),
+    )
+}
+
+/// Everything the file alone can settle, before anything starts.
+fn check_manifest(manifest: &Manifest) -> Result<Vec<String>, LocalError> {
+    let local = manifest
+        .canary
+        .spec
+        .local
+        .as_ref()
+        .ok_or_else(missing_local)?;
+    local.validate().map_err(LocalError::Spec)?;
+    manifest.check(MIN_LOCAL_INTERVAL).map_err(LocalError::Spec)
+}
+
+/// Take the state directory's lock (created if missing), or say which
+/// process holds it. The lock goes with the process, however it ends.
+fn lock_state_dir(dir: &Path) -> Result<std::fs::File, LocalError> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir).map_err(io_error(format!(
+        "cannot create the state directory {}",
+        dir.display()
+    )))?;
+    let path = dir.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_error(format!("cannot open {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(LocalError::Busy(format!(
+                "another warbler run (PID {}) is using the state directory {}; stop it first, or give this run its own --state-dir",
+                holder.trim(),
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(err)) => {
+            return Err(LocalError::Io(format!(
+                "cannot lock {}: {err}",
+                path.display()
+            )));
+        }
+    }
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "{}", std::process::id()));
+    Ok(file)
+}
+
+/// Idle keep-alive connections each hold a file descriptor: take every
+/// descriptor the hard limit allows rather than the common soft 1,024.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(err) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!("cannot raise the open-files limit: {err}");
+        }
+    }
+}
+
+/// Restart release processes that exit, every second, whatever the phase.
+fn spawn_supervisor(
+    platform: LocalPlatform,
+    readiness_path: String,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            platform.supervise(&readiness_path).await;
+        }
+    })
 }
 
 fn read_state(path: &Path) -> Result<Option<SavedState>, LocalError> {

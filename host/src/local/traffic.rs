@@ -59,9 +59,9 @@ struct LiveCounts {
 
 /// Cumulative counts of one backend at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Counts {
-    success: u64,
-    failure: u64,
+pub(crate) struct Counts {
+    pub(crate) success: u64,
+    pub(crate) failure: u64,
     latency_sum_us: u64,
     buckets: [u64; BUCKETS],
 }
@@ -186,7 +186,7 @@ impl TrafficStats {
         live.buckets[bucket].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn counts(&self, backend: Backend) -> Counts {
+    pub(crate) fn counts(&self, backend: Backend) -> Counts {
         let live = &self.live[backend.index()];
         Counts {
             success: live.success.load(Ordering::Relaxed),

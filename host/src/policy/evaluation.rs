@@ -129,9 +129,12 @@ impl PolicyPre {
             .instantiate(&mut store)
             .and_then(|policy| call(&mut store, &policy));
         store.data().finish_logs();
-        let output = store.data().guest_output.contents();
+        let (output, dropped) = store.data().guest_output.contents();
         if !output.is_empty() {
-            tracing::info!(target: "warbler::policy", policy = %self.label, "guest output: {}", String::from_utf8_lossy(&output));
+            tracing::info!(target: "warbler::policy", policy = %self.label, "guest output: {}", String::from_utf8_lossy(&output).trim_end());
+        }
+        if dropped > 0 {
+            tracing::warn!(target: "warbler::policy", policy = %self.label, dropped, "guest output over the limit of {} bytes was dropped", self.config.max_guest_output_bytes);
         }
         result.map_err(|err| self.classify(err, &store))
     }
@@ -165,7 +168,7 @@ impl PolicyPre {
                     ),
                     _ => trap.to_string(),
                 },
-                output: String::from_utf8_lossy(&store.data().guest_output.contents())
+                output: String::from_utf8_lossy(&store.data().guest_output.contents().0)
                     .trim()
                     .to_owned(),
             },

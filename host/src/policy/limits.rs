@@ -58,11 +58,16 @@ pub struct RuntimeConfig {
     /// Log bytes one evaluation may write through `warbler:policy/log`
     /// before further lines are dropped. Default: 16 KiB.
     pub max_log_bytes: usize,
-    /// Bytes of guest stdout/stderr kept per evaluation. Default: 8 KiB.
+    /// Bytes of guest stdout/stderr kept per evaluation for the log; what
+    /// comes after is counted and dropped, never refused. Default: 8 KiB.
     pub max_guest_output_bytes: usize,
     /// Where precompiled components are cached; `None` compiles in memory
     /// every time the runtime starts.
     pub cache_dir: Option<PathBuf>,
+    /// The key sealing cache entries, kept outside the cache directory and
+    /// readable by its owner only; [`RuntimeConfig::default_cache_key`]
+    /// when `None`.
+    pub cache_key: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -75,11 +80,25 @@ impl Default for RuntimeConfig {
             max_log_bytes: 16 << 10,
             max_guest_output_bytes: 8 << 10,
             cache_dir: None,
+            cache_key: None,
         }
     }
 }
 
 impl RuntimeConfig {
+    /// The default cache key: `$WARBLER_CACHE_KEY`, else
+    /// `$XDG_CONFIG_HOME/warbler/cache.key`, else
+    /// `~/.config/warbler/cache.key`.
+    pub fn default_cache_key() -> Option<PathBuf> {
+        let env = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        env("WARBLER_CACHE_KEY").map(PathBuf::from).or_else(|| {
+            env("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".config")))
+                .map(|dir| dir.join("warbler").join("cache.key"))
+        })
+    }
+
     /// The default cache directory: `$WARBLER_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/warbler`, else `~/.cache/warbler`.
     pub fn default_cache_dir() -> Option<PathBuf> {

@@ -40,10 +40,25 @@ impl PolicyRuntime {
         bindings::Policy::add_to_linker::<_, HasSelf<Sandbox>>(&mut linker, |sandbox| sandbox)
             .map_err(engine_error)?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
-        let cache = config
-            .cache_dir
+        let key = config
+            .cache_key
             .clone()
-            .map(|dir| ArtifactCache::new(dir, &engine));
+            .or_else(RuntimeConfig::default_cache_key);
+        let cache = match (config.cache_dir.clone(), key) {
+            (Some(dir), Some(key)) => ArtifactCache::open(dir, &key, &engine)
+                .inspect_err(|err| {
+                    tracing::warn!("policy cache not used: {err}; policies are compiled in memory")
+                })
+                .ok(),
+            (Some(dir), None) => {
+                tracing::warn!(
+                    "policy cache {} not used: no place for its key (set WARBLER_CACHE_KEY or HOME)",
+                    dir.display()
+                );
+                None
+            }
+            (None, _) => None,
+        };
         let ticker =
             matches!(config.cpu, CpuBudget::Deadline(_)).then(|| EpochTicker::start(&engine));
         Ok(PolicyRuntime {

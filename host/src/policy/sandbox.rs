@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::guest_output::GuestOutput;
 use sha2::{Digest, Sha256};
 use warbler_guest_sdk::Input;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{
     Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView,
 };
@@ -29,7 +29,7 @@ pub(crate) struct Sandbox {
     policy: Arc<str>,
     log_budget: usize,
     logs_dropped: usize,
-    pub(crate) guest_output: MemoryOutputPipe,
+    pub(crate) guest_output: GuestOutput,
 }
 
 impl Sandbox {
@@ -52,7 +52,7 @@ impl Sandbox {
             policy,
             log_budget: config.max_log_bytes,
             logs_dropped: 0,
-            guest_output: MemoryOutputPipe::new(config.max_guest_output_bytes),
+            guest_output: GuestOutput::new(config.max_guest_output_bytes),
         }
     }
 
@@ -109,7 +109,7 @@ impl HostMonotonicClock for FixedClock {
 /// WASI with nothing granted: the builder's defaults deny files, sockets,
 /// environment, arguments and stdin; only the answers that must be
 /// deterministic are set.
-fn wasi_ctx(seed: [u8; 32], now_ms: i64, guest_output: &MemoryOutputPipe) -> WasiCtx {
+fn wasi_ctx(seed: [u8; 32], now_ms: i64, guest_output: &GuestOutput) -> WasiCtx {
     let clock = FixedClock(Duration::from_millis(now_ms.max(0) as u64));
     let mut insecure_seed = [0u8; 16];
     insecure_seed.copy_from_slice(&seed[..16]);

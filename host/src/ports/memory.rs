@@ -61,6 +61,11 @@ impl MemoryPlatform {
         lock(&self.state).canary_ready = ready;
     }
 
+    /// Make the primary ready or not.
+    pub fn set_primary_ready(&self, ready: bool) {
+        lock(&self.state).primary_ready = ready;
+    }
+
     /// The primary's image, if it exists.
     pub fn primary_image(&self) -> Option<String> {
         lock(&self.state)

@@ -7,7 +7,9 @@ use warbler_guest_sdk::{
 };
 
 use super::{Outcome, Reconciler, Step, hooks_of};
-use crate::canary::{Canary, HISTORY_LEN, MetricSpec, OnPolicyError, WebhookKind};
+use crate::canary::{
+    Canary, DEFAULT_MAX_HOLDS, HISTORY_LEN, MetricSpec, OnPolicyError, WebhookKind,
+};
 use crate::ports::{
     Clock, Hooks, Journal, JournalEntry, Judge, MetricSource, Platform, PortError, Readiness,
     Router,
@@ -29,12 +31,26 @@ where
     /// Progressing or WaitingPromotion: run a step when the interval is due.
     pub(super) async fn analyse(&self, mut step: Step<'_>) -> Result<Outcome, PortError> {
         let canary = step.canary;
+        if let Readiness::NotReady(why) = self.platform.primary_readiness(canary).await? {
+            // As Flagger: no step is judged against a primary that is down,
+            // and waiting for it is not the canary's failure.
+            step.warn(format!(
+                "Halt advancement {}-primary.{}: the primary is not ready: {why}",
+                canary.spec.target_ref.name, canary.metadata.namespace
+            ));
+            step.status.message = format!("waiting for the primary: {why}");
+            let wait = step.soon();
+            return Ok(step.done(wait));
+        }
         if let Readiness::NotReady(why) = self.platform.canary_readiness(canary).await? {
             let deadline_ms = i64::from(canary.spec.progress_deadline_seconds) * 1000;
-            let started = step.status.run_started_ms.unwrap_or(step.now_ms);
-            if step.now_ms - started > deadline_ms {
+            let since = *step
+                .status
+                .canary_unready_since_ms
+                .get_or_insert(step.now_ms);
+            if step.now_ms - since > deadline_ms {
                 let reason = format!(
-                    "canary not ready within progressDeadlineSeconds ({}s): {why}",
+                    "canary not ready for more than progressDeadlineSeconds ({}s): {why}",
                     canary.spec.progress_deadline_seconds
                 );
                 return self.roll_back(step, reason).await;
@@ -43,6 +59,7 @@ where
             let wait = step.soon();
             return Ok(step.done(wait));
         }
+        step.status.canary_unready_since_ms = None;
         if canary.spec.skip_analysis {
             step.info(format!(
                 "Analysis skipped for {}, promoting",
@@ -58,15 +75,29 @@ where
                 return Ok(step.done(wait));
             }
         }
+        // The host's rule, whatever the policy would say: failed checks
+        // (policy failures included) reaching the threshold roll back, and,
+        // as Flagger, before any hook is called or metric queried.
+        let threshold = canary.spec.analysis.threshold.max(1);
+        if step.status.failed_checks >= threshold {
+            let reason = format!(
+                "failed checks threshold reached {}",
+                step.status.failed_checks
+            );
+            return self.roll_back(step, reason).await;
+        }
         step.status.last_step_ms = Some(step.now_ms);
+        step.status.steps += 1;
 
         let input = self.snapshot(&step).await;
         let policy = policy_ref(canary);
-        let outcome = self.judge.judge(canary, &input);
+        let outcome = self.judge.judge(canary, &input).await;
         self.journal
             .append(&JournalEntry {
                 canary: canary.key(),
                 policy: policy.to_owned(),
+                run_started_ms: step.status.run_started_ms.unwrap_or_default(),
+                step: step.status.steps,
                 input,
                 outcome: outcome.clone(),
             })
@@ -152,6 +183,9 @@ where
         let name = &canary.metadata.name;
         let namespace = &canary.metadata.namespace;
         remember(&mut step, &verdict);
+        if !matches!(verdict.decision, Decision::Hold { .. }) {
+            step.status.consecutive_holds = 0;
+        }
         match verdict.decision {
             Decision::Advance { weight } if weight > step.status.canary_weight => {
                 if let Some(gate) = self
@@ -181,9 +215,21 @@ where
                 ));
             }
             Decision::Hold { reason, failed } => {
-                if failed {
+                step.status.consecutive_holds = if failed {
+                    0
+                } else {
+                    step.status.consecutive_holds + 1
+                };
+                let max_holds = max_holds(canary);
+                if failed || step.status.consecutive_holds > max_holds {
                     step.status.failed_checks += 1;
                     step.warn(reason.clone());
+                    if !failed {
+                        step.warn(format!(
+                            "{name}.{namespace} held {} steps in a row, over spec.analysis.policy.maxHolds ({max_holds}): the hold counts as a failed check",
+                            step.status.consecutive_holds
+                        ));
+                    }
                 } else {
                     step.info(reason.clone());
                 }
@@ -237,6 +283,16 @@ pub fn policy_ref(canary: &Canary) -> &str {
         .as_ref()
         .map(|p| p.reference.as_str())
         .unwrap_or(DEFAULT_POLICY)
+}
+
+/// How many holds without a failed check the host allows in a row.
+fn max_holds(canary: &Canary) -> u32 {
+    canary
+        .spec
+        .analysis
+        .policy
+        .as_ref()
+        .map_or(DEFAULT_MAX_HOLDS, |p| p.max_holds)
 }
 
 /// The policy's configuration as the JSON text policies receive (`null`

@@ -10,6 +10,7 @@ use super::{Outcome, Reconciler, Severity};
 use crate::canary::Canary;
 use crate::judge::RuntimeJudge;
 use crate::policy::{PolicyRuntime, RuntimeConfig};
+use crate::ports::Clock;
 use crate::ports::memory::{
     ManualClock, MemoryJournal, MemoryPlatform, MemoryRouter, ScriptedHooks, ScriptedMetrics,
 };
@@ -479,4 +480,143 @@ async fn a_failed_pre_rollout_hook_fails_the_first_step() {
     h.tick().await;
     assert_eq!(h.canary.status.failed_checks, 1);
     assert_eq!(h.canary.status.canary_weight, 0);
+}
+
+/// The hostile test guest as the Canary's policy, attacking with `attack`.
+fn hostile_policy(attack: &str) -> impl FnOnce(&mut serde_json::Value) {
+    let attack = attack.to_owned();
+    move |c| {
+        c["spec"]["analysis"]["policy"] = serde_json::json!({
+            "ref": warbler_test_guests::HOSTILE,
+            "config": { "attack": attack },
+            "maxHolds": 2,
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_policy_that_always_fails_is_rolled_back_at_the_threshold_whatever_it_says() {
+    let mut h = Harness::started_with(hostile_policy("panic")).await;
+    for expected in 1..=3 {
+        h.tick().await;
+        assert_eq!(h.canary.status.failed_checks, expected);
+        assert_eq!(h.phase(), Phase::Progressing);
+    }
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+    assert_eq!(
+        h.canary.status.message,
+        "rolled back: failed checks threshold reached 3"
+    );
+    assert_eq!(h.ports.router.weight(), 0);
+}
+
+#[tokio::test]
+async fn a_policy_that_holds_forever_fails_a_check_for_each_hold_past_max_holds() {
+    let mut h = Harness::started_with(hostile_policy("hold-forever")).await;
+    h.tick().await;
+    h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 0, "two holds are free");
+    let outcome = h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 1);
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| e.message.contains("over spec.analysis.policy.maxHolds (2)")),
+        "{outcome:?}"
+    );
+    h.tick_until(Phase::Failed, 4).await;
+    assert_eq!(h.ports.router.weight(), 0);
+}
+
+#[tokio::test]
+async fn the_host_rolls_back_at_the_threshold_before_calling_hooks_or_querying_metrics() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["threshold"] = serde_json::json!(1);
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "load", "type": "rollout", "url": "http://load/" }
+        ]);
+    })
+    .await;
+    h.tick().await;
+    h.ports.metrics.set("request-success-rate", 95.0);
+    h.tick().await;
+    assert_eq!(h.canary.status.failed_checks, 1);
+    let calls = h.ports.hooks.calls().len();
+    let steps = h.ports.journal.entries().len();
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+    assert_eq!(h.ports.hooks.calls().len(), calls, "no load test fired");
+    assert_eq!(h.ports.journal.entries().len(), steps, "nothing judged");
+}
+
+#[tokio::test]
+async fn no_step_is_judged_while_the_primary_is_down_and_none_counts_as_failed() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    let weight = h.canary.status.canary_weight;
+    let steps = h.ports.journal.entries().len();
+    h.ports.platform.set_primary_ready(false);
+    for _ in 0..5 {
+        let outcome = h.tick().await;
+        assert!(
+            outcome.events[0]
+                .message
+                .contains("the primary is not ready"),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(h.phase(), Phase::Progressing);
+    assert_eq!(h.canary.status.canary_weight, weight);
+    assert_eq!(h.canary.status.failed_checks, 0);
+    assert_eq!(h.ports.journal.entries().len(), steps);
+    h.ports.platform.set_primary_ready(true);
+    h.tick().await;
+    assert!(h.canary.status.canary_weight > weight);
+}
+
+#[tokio::test]
+async fn the_progress_deadline_counts_from_when_the_canary_stopped_being_ready() {
+    let mut h = Harness::started().await;
+    h.ports.clock.advance(Duration::from_secs(70));
+    h.tick().await;
+    assert!(h.ports.clock.now_ms() - h.canary.status.run_started_ms.unwrap() > 60_000);
+    h.ports.platform.set_canary_ready(false);
+    h.tick().await;
+    assert_eq!(
+        h.phase(),
+        Phase::Progressing,
+        "one crash is not a missed deadline"
+    );
+    h.ports.clock.advance(Duration::from_secs(50));
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Progressing);
+    h.ports.clock.advance(Duration::from_secs(20));
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Failed);
+    assert!(
+        h.canary
+            .status
+            .message
+            .contains("progressDeadlineSeconds (60s)"),
+        "{}",
+        h.canary.status.message
+    );
+}
+
+#[tokio::test]
+async fn a_canary_ready_again_restarts_the_progress_deadline() {
+    let mut h = Harness::started().await;
+    h.ports.platform.set_canary_ready(false);
+    h.tick().await;
+    h.ports.clock.advance(Duration::from_secs(50));
+    h.tick().await;
+    h.ports.platform.set_canary_ready(true);
+    h.tick().await;
+    h.ports.platform.set_canary_ready(false);
+    h.ports.clock.advance(Duration::from_secs(50));
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Progressing);
+    assert!(h.canary.status.canary_unready_since_ms.is_some());
 }

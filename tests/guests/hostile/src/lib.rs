@@ -33,6 +33,11 @@ enum Attack {
     /// Hold, reporting the wall clock (ms) and a value that depends on the
     /// random seed std draws from WASI: both must be deterministic.
     Entropy,
+    /// Print 200 lines each to stdout and stderr, then advance by
+    /// stepWeight (promote at maxWeight): a healthy but chatty policy.
+    Chatty,
+    /// Hold without a failed check, at every step.
+    HoldForever,
 }
 
 impl Policy for Hostile {
@@ -73,6 +78,21 @@ impl Policy for Hostile {
                 let random = std::collections::hash_map::RandomState::new().hash_one(42u64);
                 Ok(Verdict::wait(format!("{} {random:016x}", now.as_millis())))
             }
+            Attack::Chatty => {
+                for line in 0..200 {
+                    println!("chatty rust: stdout line {line}");
+                    eprintln!("chatty rust: stderr line {line}");
+                }
+                let analysis = &input.analysis;
+                let top = analysis.max_weight.unwrap_or(100);
+                let weight = input.state.canary_weight;
+                Ok(if weight >= top {
+                    Verdict::promote()
+                } else {
+                    Verdict::advance((weight + analysis.step_weight.unwrap_or(10)).min(top))
+                })
+            }
+            Attack::HoldForever => Ok(Verdict::wait("waiting for more data, forever")),
             Attack::LogFlood => {
                 for i in 0..100_000 {
                     warbler_guest_sdk::log::info(&format!("flood line {i}"));

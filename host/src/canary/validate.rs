@@ -1,0 +1,200 @@
+//! Checks of a Canary that its file alone can settle, made before any
+//! traffic moves. Each error names the field and says how to fix it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Canary, Manifest};
+
+/// The metric names Warbler measures without a query (Flagger's built-ins).
+pub const BUILTIN_METRICS: [&str; 2] = ["request-success-rate", "request-duration"];
+
+impl Canary {
+    /// Check what the schema cannot: weights within 0–100 and consistent,
+    /// metric names unique and answerable, an interval of at least
+    /// `min_interval`. Returns notices worth showing (an analysis without
+    /// metrics) or the first error.
+    pub fn check(&self, min_interval: Duration) -> Result<Vec<String>, String> {
+        let analysis = &self.spec.analysis;
+        if analysis.interval < min_interval {
+            return Err(format!(
+                "spec.analysis.interval: {} is under the minimum of {}; raise it",
+                super::format_duration(analysis.interval),
+                super::format_duration(min_interval)
+            ));
+        }
+        let max_weight = analysis.max_weight.unwrap_or(100);
+        if max_weight > 100 {
+            return Err(format!(
+                "spec.analysis.maxWeight: {max_weight} is over 100; weights are percentages of traffic"
+            ));
+        }
+        if let Some(step) = analysis.step_weight
+            && step > max_weight
+        {
+            return Err(format!(
+                "spec.analysis.stepWeight: {step} is over maxWeight ({max_weight}); lower it or raise maxWeight"
+            ));
+        }
+        if let Some((index, weight)) = analysis
+            .step_weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w > 100)
+        {
+            return Err(format!(
+                "spec.analysis.stepWeights[{index}]: {weight} is over 100; weights are percentages of traffic"
+            ));
+        }
+        if let Some(index) = analysis
+            .step_weights
+            .windows(2)
+            .position(|pair| pair[1] <= pair[0])
+        {
+            return Err(format!(
+                "spec.analysis.stepWeights[{}]: {} does not rise above the weight before it; list the weights in increasing order",
+                index + 1,
+                analysis.step_weights[index + 1]
+            ));
+        }
+        let mut seen = BTreeMap::new();
+        for (index, metric) in analysis.metrics.iter().enumerate() {
+            if let Some(first) = seen.insert(metric.name.as_str(), index) {
+                return Err(format!(
+                    "spec.analysis.metrics[{index}].name: `{}` is also the name of metrics[{first}]; give each metric its own name",
+                    metric.name
+                ));
+            }
+            if metric.template_ref.is_none()
+                && metric.query.is_none()
+                && !BUILTIN_METRICS.contains(&metric.name.as_str())
+            {
+                return Err(format!(
+                    "spec.analysis.metrics[{index}]: `{}` is not a built-in metric ({}); give it a templateRef or a query",
+                    metric.name,
+                    BUILTIN_METRICS.join(", ")
+                ));
+            }
+        }
+        let mut notices = Vec::new();
+        if analysis.metrics.is_empty() {
+            notices.push(
+                "spec.analysis.metrics is empty: steps are decided by the webhooks and the policy alone"
+                    .to_owned(),
+            );
+        }
+        Ok(notices)
+    }
+}
+
+impl Manifest {
+    /// [`Canary::check`], and every `templateRef` found among the file's
+    /// MetricTemplates.
+    pub fn check(&self, min_interval: Duration) -> Result<Vec<String>, String> {
+        let notices = self.canary.check(min_interval)?;
+        for (index, metric) in self.canary.spec.analysis.metrics.iter().enumerate() {
+            let Some(reference) = &metric.template_ref else {
+                continue;
+            };
+            let namespace = reference
+                .namespace
+                .as_deref()
+                .unwrap_or(&self.canary.metadata.namespace);
+            let found = self
+                .templates
+                .iter()
+                .any(|t| t.metadata.name == reference.name && t.metadata.namespace == namespace);
+            if !found {
+                return Err(format!(
+                    "spec.analysis.metrics[{index}].templateRef: no MetricTemplate `{}` in namespace `{namespace}` in this file; add it as a document after the Canary (`---`) or fix the name",
+                    reference.name
+                ));
+            }
+        }
+        Ok(notices)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn manifest(analysis: &str, extra: &str) -> Manifest {
+        let yaml = format!(
+            "apiVersion: {}\nkind: Canary\nmetadata: {{ name: app, namespace: test }}\nspec:\n  targetRef: {{ kind: Deployment, name: app }}\n  service: {{ port: 80 }}\n  analysis:\n{analysis}{extra}",
+            super::super::API_VERSION
+        );
+        Manifest::from_yaml("test.yaml", &yaml).unwrap()
+    }
+
+    fn error(analysis: &str) -> String {
+        manifest(analysis, "").check(SECOND).unwrap_err()
+    }
+
+    #[test]
+    fn a_max_weight_over_100_is_refused_naming_the_field() {
+        let err = error("    maxWeight: 150\n    stepWeight: 10\n");
+        assert!(err.starts_with("spec.analysis.maxWeight: 150"), "{err}");
+    }
+
+    #[test]
+    fn a_step_weight_over_the_max_weight_is_refused() {
+        let err = error("    maxWeight: 20\n    stepWeight: 30\n");
+        assert!(err.starts_with("spec.analysis.stepWeight: 30"), "{err}");
+    }
+
+    #[test]
+    fn step_weights_must_rise_and_stay_within_100() {
+        assert!(error("    stepWeights: [10, 5]\n").starts_with("spec.analysis.stepWeights[1]"));
+        assert!(error("    stepWeights: [10, 120]\n").starts_with("spec.analysis.stepWeights[1]"));
+    }
+
+    #[test]
+    fn an_interval_under_the_minimum_is_refused() {
+        for interval in ["0s", "1ms", "999ms"] {
+            let err = error(&format!("    interval: {interval}\n    stepWeight: 10\n"));
+            assert!(err.starts_with("spec.analysis.interval"), "{err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_metric_names_are_refused() {
+        let err = error(
+            "    stepWeight: 10\n    metrics:\n    - { name: request-duration }\n    - { name: request-duration }\n",
+        );
+        assert!(err.starts_with("spec.analysis.metrics[1].name"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_metric_without_a_query_is_refused() {
+        let err = error("    stepWeight: 10\n    metrics:\n    - { name: error-budget }\n");
+        assert!(
+            err.contains("metrics[0]: `error-budget` is not a built-in"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_template_ref_must_name_a_template_in_the_file() {
+        let analysis = "    stepWeight: 10\n    metrics:\n    - { name: errors, templateRef: { name: errors } }\n";
+        let err = manifest(analysis, "").check(SECOND).unwrap_err();
+        assert!(
+            err.starts_with("spec.analysis.metrics[0].templateRef"),
+            "{err}"
+        );
+        let template = format!(
+            "---\napiVersion: {}\nkind: MetricTemplate\nmetadata: {{ name: errors, namespace: test }}\nspec: {{ provider: {{ type: prometheus }}, query: up }}\n",
+            super::super::API_VERSION
+        );
+        assert_eq!(manifest(analysis, &template).check(SECOND), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn an_analysis_without_metrics_is_allowed_and_announced() {
+        let notices = manifest("    stepWeight: 10\n", "").check(SECOND).unwrap();
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].contains("metrics is empty"));
+    }
+}
