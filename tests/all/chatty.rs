@@ -8,8 +8,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use crate::languages::build_guest;
-use crate::local_cli::EXAMPLE;
-use crate::prometheus_server::free_port;
+use crate::run_faults::{Fixture, stop};
 
 const GUESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/guests");
 const STEP: &str = concat!(
@@ -184,41 +183,15 @@ fn policy_test_runs_a_case_table_through_chatty_guests() {
 /// `warbler run` of the example Canary decided by `guest` with `config`,
 /// with traffic; its output.
 fn run_with(guest: &Chatty, config: &serde_json::Value) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let listen = free_port();
-    let canary = std::fs::read_to_string(EXAMPLE)
-        .unwrap()
-        .replace(
-            "warbler, sample-app",
-            &format!("{}, sample-app", env!("CARGO_BIN_EXE_warbler")),
-        )
-        .replace("interval: 5s", "interval: 1s")
-        .replace("maxWeight: 50", "maxWeight: 20")
-        .replace(
-            "  local:\n",
-            &format!("  local:\n    listen: 127.0.0.1:{listen}\n"),
-        )
-        + &format!(
+    let fixture = Fixture::edited(&format!("chatty-{}", guest.language), |text| {
+        text + &format!(
             "    policy: {{ ref: \"{}\", config: {config} }}\n",
             guest.component.display()
-        );
-    let file = dir.path().join("canary.yaml");
-    std::fs::write(&file, canary).unwrap();
-    let mut load = Command::new(env!("CARGO_BIN_EXE_warbler"))
-        .args(["loadtest", &format!("http://127.0.0.1:{listen}/")])
-        .args(["-z", "60s", "-q", "20", "-c", "2"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let output = warbler(&[
-        "run",
-        file.to_str().unwrap(),
-        "--state-dir",
-        dir.path().join("state").to_str().unwrap(),
-    ]);
-    let _ = load.kill();
-    let _ = load.wait();
+        )
+    });
+    let load = fixture.load(60);
+    let output = fixture.run(&["--log", "info"]).wait_with_output().unwrap();
+    stop(load);
     output
 }
 

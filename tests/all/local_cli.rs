@@ -2,8 +2,9 @@
 //! real signals.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use crate::run_faults::{Fixture, signal};
 
 pub(crate) const EXAMPLE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/local/canary.yaml");
@@ -54,55 +55,17 @@ fn demo_promotes_the_good_release_and_rolls_back_the_bad_one() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_reaps_every_process_it_started() {
-    let dir = tempfile::tempdir().unwrap();
-    let marker = format!("ctrl-c-{}", std::process::id());
-    let listen = crate::prometheus_server::free_port();
-    let canary = std::fs::read_to_string(EXAMPLE)
-        .unwrap()
-        .replace(
-            "warbler, sample-app",
-            &format!("{}, sample-app", env!("CARGO_BIN_EXE_warbler")),
-        )
-        .replace("\"1.0.0\"", &format!("\"1.0.0-{marker}\""))
-        .replace("\"1.1.0\"", &format!("\"1.1.0-{marker}\""))
-        .replace("interval: 5s", "interval: 1s")
-        .replace(
-            "  local:\n",
-            &format!("  local:\n    listen: 127.0.0.1:{listen}\n"),
-        );
-    let file = dir.path().join("canary.yaml");
-    std::fs::write(&file, canary).unwrap();
-    let state = dir.path().join("state");
-    let run = warbler()
-        .arg("run")
-        .arg(&file)
-        .arg("--state-dir")
-        .arg(&state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the warbler binary runs");
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while saved_weight(&state).unwrap_or(0) == 0 {
-        assert!(Instant::now() < deadline, "the run never shifted traffic");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(processes_with(&marker).len(), 2, "primary and canary run");
-    let interrupted = Command::new("kill")
-        .args(["-INT", &run.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
+    let fixture = Fixture::new("ctrl-c");
+    let run = fixture.run(&[]);
+    fixture.wait_for_weight(0);
+    assert_eq!(fixture.releases().len(), 2, "primary and canary run");
+    signal(&run, "INT");
     let output = run.wait_with_output().unwrap();
 
     assert_eq!(output.status.code(), Some(130));
-    assert_eq!(
-        processes_with(&marker),
-        Vec::<String>::new(),
-        "no process left"
-    );
-    let journal = warbler::journal::FileJournal::read(&state.join("journal.jsonl")).unwrap();
+    assert_eq!(fixture.releases(), Vec::<String>::new(), "no process left");
+    let journal =
+        warbler::journal::FileJournal::read(&fixture.state.join("journal.jsonl")).unwrap();
     assert!(
         !journal.is_empty(),
         "every step before the interrupt is in the journal"

@@ -12,20 +12,21 @@ use crate::prometheus_server::free_port;
 /// The example Canary with this test binary's warbler, 1 s steps, a free
 /// proxy port and release versions carrying a marker unique to the test,
 /// so its processes can be found.
-struct Fixture {
+pub(crate) struct Fixture {
     dir: tempfile::TempDir,
-    file: PathBuf,
-    state: PathBuf,
-    marker: String,
+    pub(crate) file: PathBuf,
+    pub(crate) state: PathBuf,
+    pub(crate) marker: String,
     listen: u16,
 }
 
 impl Fixture {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         Self::edited(name, |text| text)
     }
 
-    fn edited(name: &str, edit: impl FnOnce(String) -> String) -> Self {
+    /// The fixture's Canary with `edit` applied to its text.
+    pub(crate) fn edited(name: &str, edit: impl FnOnce(String) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let marker = format!("{name}-{}", std::process::id());
         let listen = free_port();
@@ -56,7 +57,7 @@ impl Fixture {
     }
 
     /// `warbler run FILE --state-dir STATE ARGS`, output piped.
-    fn run(&self, args: &[&str]) -> Child {
+    pub(crate) fn run(&self, args: &[&str]) -> Child {
         warbler()
             .arg("run")
             .arg(&self.file)
@@ -70,7 +71,7 @@ impl Fixture {
     }
 
     /// Steady traffic through the proxy for `seconds`.
-    fn load(&self, seconds: u32) -> Child {
+    pub(crate) fn load(&self, seconds: u32) -> Child {
         warbler()
             .args(["loadtest", &format!("http://127.0.0.1:{}/", self.listen)])
             .args(["-z", &format!("{seconds}s"), "-q", "20", "-c", "2"])
@@ -80,7 +81,7 @@ impl Fixture {
             .unwrap()
     }
 
-    fn wait_for_weight(&self, above: u64) {
+    pub(crate) fn wait_for_weight(&self, above: u64) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while saved_weight(&self.state).unwrap_or(0) <= above {
             assert!(
@@ -91,12 +92,13 @@ impl Fixture {
         }
     }
 
-    fn releases(&self) -> Vec<String> {
+    /// The command lines of the fixture's release processes.
+    pub(crate) fn releases(&self) -> Vec<String> {
         processes_with(&self.marker)
     }
 }
 
-fn signal(child: &Child, signal: &str) {
+pub(crate) fn signal(child: &Child, signal: &str) {
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
@@ -240,7 +242,7 @@ fn pid_of(marker: &str) -> Option<u32> {
         .next()
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
 }

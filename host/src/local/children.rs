@@ -164,16 +164,21 @@ mod tests {
         assert!(!me.zombie);
     }
 
-    #[test]
-    fn leftovers_of_a_record_are_killed_and_the_record_removed() {
+    /// A `sleep` leading a process group of its own, as releases are.
+    fn sleeping_group() -> std::process::Child {
         use std::os::unix::process::CommandExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("children");
-        let mut child = std::process::Command::new("sleep")
+        std::process::Command::new("sleep")
             .arg("60")
             .process_group(0)
             .spawn()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn leftovers_of_a_record_are_killed_and_the_record_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("children");
+        let mut child = sleeping_group();
         ChildRecord::new(&path).add(child.id());
         assert!(path.exists());
         assert_eq!(ChildRecord::new(&path).stop_leftovers(), 1);
@@ -184,14 +189,9 @@ mod tests {
 
     #[test]
     fn a_recorded_pid_now_used_by_a_newer_process_is_left_alone() {
-        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("children");
-        let mut child = std::process::Command::new("sleep")
-            .arg("60")
-            .process_group(0)
-            .spawn()
-            .unwrap();
+        let mut child = sleeping_group();
         let started = stat(child.id() as i32).unwrap().start_ticks;
         // The same PID recorded as starting later: a different process.
         std::fs::write(&path, format!("{} {}\n", child.id(), started + 1_000_000)).unwrap();
