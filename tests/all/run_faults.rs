@@ -445,9 +445,22 @@ fn two_thousand_idle_clients_under_a_1024_descriptor_limit_do_not_stop_the_run()
         .unwrap();
     let load = fixture.load(60);
     fixture.wait_for_weight(0);
-    let idle: Vec<std::net::TcpStream> = (0..2000)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", fixture.listen)).unwrap())
-        .collect();
+    // From 127.0.0.2: 2,000 client ports taken on 127.0.0.1 would collide
+    // with the free ports other tests pick for their listeners.
+    let clients = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], fixture.listen));
+    let idle = clients.block_on(async {
+        let mut idle = Vec::new();
+        for _ in 0..2000 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
+            idle.push(socket.connect(proxy).await.unwrap());
+        }
+        idle
+    });
     let output = run.wait_with_output().unwrap();
     stop(load);
     drop(idle);
