@@ -27,6 +27,26 @@ pub enum Decision {
     },
 }
 
+impl std::fmt::Display for Decision {
+    /// One line: `advance to 30%`, `hold: why`, `hold, failed check: why`,
+    /// `promote` or `rollback: why`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Advance { weight } => write!(f, "advance to {weight}%"),
+            Decision::Hold {
+                reason,
+                failed: true,
+            } => write!(f, "hold, failed check: {reason}"),
+            Decision::Hold {
+                reason,
+                failed: false,
+            } => write!(f, "hold: {reason}"),
+            Decision::Promote => f.write_str("promote"),
+            Decision::Rollback { reason } => write!(f, "rollback: {reason}"),
+        }
+    }
+}
+
 /// How one metric fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -4,6 +4,7 @@
 mod duration;
 mod local;
 mod revision;
+mod schema;
 mod spec;
 mod status;
 mod template;
@@ -15,11 +16,11 @@ pub use duration::{format as format_duration, parse as parse_duration};
 pub use local::{BackendKind, LocalBackend, LocalSpec, ProxyLimits};
 pub use revision::revision_of;
 pub use spec::{
-    AnalysisSpec, CanarySpec, DEFAULT_MAX_HOLDS, MetricSpec, OnPolicyError, PolicySpec, RangeSpec,
-    ServiceSpec, TargetRef, TemplateRef, WebhookSpec,
+    AnalysisSpec, CanaryResource, CanarySpec, DEFAULT_MAX_HOLDS, MetricSpec, OnPolicyError,
+    PolicySpec, RangeSpec, ServiceSpec, TargetRef, TemplateRef, WebhookSpec,
 };
-pub use status::{CanaryStatus, HISTORY_LEN};
-pub use template::{MetricProvider, MetricTemplate, MetricTemplateSpec};
+pub use status::{CanaryResourceStatus, CanaryStatus, HISTORY_LEN};
+pub use template::{MetricProvider, MetricTemplate, MetricTemplateResource, MetricTemplateSpec};
 pub use validate::BUILTIN_METRICS;
 pub use warbler_guest_sdk::WebhookKind;
 
@@ -54,6 +55,21 @@ pub struct Metadata {
     /// Its namespace; `default` when unset.
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// The object's UID in a cluster, which owner references name; none in
+    /// local mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+impl Metadata {
+    /// The name and namespace of a cluster object.
+    pub fn of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Metadata {
+        Metadata {
+            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace.clone().unwrap_or_else(default_namespace),
+            uid: meta.uid.clone(),
+        }
+    }
 }
 
 fn default_namespace() -> String {
@@ -165,6 +181,21 @@ impl Canary {
         Ok(canary)
     }
 
+    /// The Canary a cluster's `canaries.warbler.dev` object describes.
+    pub fn from_resource(resource: &CanaryResource) -> Canary {
+        Canary {
+            api_version: API_VERSION.to_owned(),
+            kind: "Canary".to_owned(),
+            metadata: Metadata::of(&resource.metadata),
+            spec: resource.spec.clone(),
+            status: resource
+                .status
+                .as_ref()
+                .map(|status| status.run.clone())
+                .unwrap_or_default(),
+        }
+    }
+
     /// `namespace/name`, for logs and events.
     pub fn key(&self) -> String {
         format!("{}/{}", self.metadata.namespace, self.metadata.name)
@@ -172,6 +203,17 @@ impl Canary {
 }
 
 impl MetricTemplate {
+    /// The MetricTemplate a cluster's `metrictemplates.warbler.dev` object
+    /// describes.
+    pub fn from_resource(resource: &MetricTemplateResource) -> MetricTemplate {
+        MetricTemplate {
+            api_version: API_VERSION.to_owned(),
+            kind: "MetricTemplate".to_owned(),
+            metadata: Metadata::of(&resource.metadata),
+            spec: resource.spec.clone(),
+        }
+    }
+
     /// Parse a MetricTemplate from YAML (or JSON); errors give the field's
     /// path.
     pub fn from_yaml(source_name: &str, text: &str) -> Result<MetricTemplate, ManifestError> {

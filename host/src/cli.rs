@@ -1,5 +1,6 @@
 //! The `warbler` command line.
 
+mod controller;
 mod demo;
 mod display;
 mod load;
@@ -43,6 +44,12 @@ enum Command {
     /// Run a small HTTP service with a given version, error rate and latency.
     #[command(disable_version_flag = true)]
     SampleApp(load::SampleAppArgs),
+    /// The Kubernetes controller: reconcile every Canary of the cluster
+    /// (in a pod, or beside a cluster with --kubeconfig).
+    Controller(Box<controller::ControllerArgs>),
+    /// Print the CustomResourceDefinitions of Canary and MetricTemplate, to
+    /// apply before the controller starts.
+    Crd,
 }
 
 /// A failure at the command line's edge: one line saying what went wrong, an
@@ -95,7 +102,8 @@ impl CliError {
 impl Cli {
     /// Run the command and turn its outcome into an exit code.
     pub fn run(self) -> ExitCode {
-        init_tracing(&self.log);
+        let json = matches!(&self.command, Command::Controller(args) if args.log_format() == controller::LogFormat::Json);
+        init_tracing(&self.log, json);
         let outcome = match self.command {
             Command::Demo(args) => demo::demo(args),
             Command::Run(args) => run::run(args),
@@ -103,6 +111,8 @@ impl Cli {
             Command::Loadtest(args) => load::loadtest(args),
             Command::SampleApp(args) => load::sample_app(args),
             Command::Loadtester(args) => load::loadtester(args),
+            Command::Controller(args) => controller::controller(*args),
+            Command::Crd => controller::crd(),
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
@@ -117,14 +127,17 @@ impl Cli {
     }
 }
 
-fn init_tracing(filter: &str) {
+fn init_tracing(filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 #[cfg(test)]

@@ -68,8 +68,9 @@ impl RuntimeJudge {
     }
 
     /// Load the policy `canary` names and have it check its configuration,
-    /// so that a bad policy or config stops a run before it starts.
-    pub async fn check(&self, canary: &Canary) -> Result<(), String> {
+    /// so that a bad policy or config stops a run before it starts; the
+    /// component's sha256 when it passes.
+    pub async fn check(&self, canary: &Canary) -> Result<String, String> {
         let reference = policy_ref(canary);
         let source: PolicySource = reference
             .parse()
@@ -79,9 +80,11 @@ impl RuntimeJudge {
             .await
             .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
         let config = policy_config(canary);
+        let digest = policy.digest().to_owned();
         off_runtime(move || policy.validate_config(&config).map_err(|e| e.to_string()))
             .await
-            .map_err(|e| format!("spec.analysis.policy.config: {e}"))
+            .map_err(|e| format!("spec.analysis.policy.config: {e}"))?;
+        Ok(digest)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod http;
 pub mod journal;
 pub mod judge;
+pub mod kube;
 pub mod load;
 pub mod loadtester;
 pub mod local;

@@ -4,7 +4,9 @@
 mod prometheus;
 mod query;
 mod scrape;
+mod template;
 
 pub use prometheus::PrometheusSource;
 pub use query::{BuiltinQueries, QueryContext, render};
 pub use scrape::{ScrapeSource, Selector};
+pub use template::measure_templated;

@@ -97,6 +97,16 @@ pub struct Measurement {
     pub note: String,
 }
 
+impl Measurement {
+    /// No value, and why.
+    pub fn missing(note: String) -> Self {
+        Measurement {
+            note,
+            ..Measurement::default()
+        }
+    }
+}
+
 /// Metric providers: Prometheus, direct scrapes, the embedded router.
 pub trait MetricSource: Send + Sync {
     /// Measure `metric` over its window, ending `now_ms`. A source that

@@ -6,6 +6,7 @@ mod common;
 mod cache;
 mod chatty;
 mod cli;
+mod cluster;
 mod contract;
 mod http_server;
 mod languages;

@@ -9,11 +9,32 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use warbler_guest_sdk::WebhookKind;
 
+use super::CanaryResourceStatus;
 use super::duration::{serde_go, serde_go_option};
 
-/// `spec` of a Canary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `spec` of a Canary. In a cluster it is the spec of the
+/// `canaries.warbler.dev` custom resource, [`CanaryResource`], whose schema
+/// is derived from these types (`warbler crd` prints it).
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, kube::CustomResource,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[kube(
+    group = "warbler.dev",
+    version = "v1alpha1",
+    kind = "Canary",
+    root = "CanaryResource",
+    doc = "A release rolled out step by step: Flagger's Canary, judged by a WebAssembly policy",
+    namespaced,
+    status = "CanaryResourceStatus",
+    shortname = "canary",
+    category = "all",
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Weight","type":"integer","jsonPath":".status.canaryWeight"}"#,
+    printcolumn = r#"{"name":"FailedChecks","type":"integer","jsonPath":".status.failedChecks"}"#,
+    printcolumn = r#"{"name":"Policy","type":"string","jsonPath":".status.policy"}"#,
+    printcolumn = r#"{"name":"LastTransitionTime","type":"string","jsonPath":".status.lastTransitionTime"}"#
+)]
 pub struct CanarySpec {
     /// The workload to release (`Deployment` or `DaemonSet`; in local mode,
     /// `Upstreams` or `Processes`).
@@ -24,15 +45,19 @@ pub struct CanarySpec {
     pub provider: Option<String>,
     /// The HPA or KEDA object scaling the target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub autoscaler_ref: Option<Value>,
     /// Ingress object for NGINX-style providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub ingress_ref: Option<Value>,
     /// Route object for Gateway API-style providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub route_ref: Option<Value>,
     /// Upstream object for Gloo-style providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub upstream_ref: Option<Value>,
     /// The Kubernetes services fronting primary and canary.
     pub service: ServiceSpec,
@@ -52,6 +77,7 @@ pub struct CanarySpec {
     pub revert_on_deletion: bool,
     /// Run on this machine instead of a cluster (Warbler's `warbler run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
     pub local: Option<super::LocalSpec>,
 }
 
@@ -60,7 +86,7 @@ fn default_progress_deadline() -> u32 {
 }
 
 /// What is being released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetRef {
     /// The target's API version, e.g. `apps/v1`.
@@ -74,7 +100,7 @@ pub struct TargetRef {
 
 /// `spec.service`: Flagger's service and routing settings. Fields Warbler's
 /// routers do not read are kept as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)] // Flagger's documented fields, kept verbatim.
 pub struct ServiceSpec {
@@ -85,6 +111,7 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub target_port: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_protocol: Option<String>,
@@ -93,43 +120,87 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub gateways: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub gateway_refs: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub hosts: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub traffic_policy: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub r#match: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub rewrite: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub retries: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub headers: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub cors_policy: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub mirror: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub backends: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub apex: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub primary: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub canary: Option<Value>,
 }
 
-/// `spec.analysis`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `spec.analysis`. The CRD's rules refuse, at `kubectl apply`, what the
+/// API server can check; the controller checks the rest and says so in a
+/// condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!has(self.interval) || duration(self.interval) >= duration('10s')",
+        "message": "interval must be at least 10s in a cluster (local mode allows 1s)",
+        "fieldPath": ".interval",
+    },
+    {
+        "rule": "!has(self.maxWeight) || self.maxWeight <= 100",
+        "message": "maxWeight is a percentage of traffic: at most 100",
+        "fieldPath": ".maxWeight",
+    },
+    {
+        "rule": "!has(self.stepWeight) || self.stepWeight <= (has(self.maxWeight) ? self.maxWeight : 100)",
+        "message": "stepWeight must not be over maxWeight (100 when unset)",
+        "fieldPath": ".stepWeight",
+    },
+    {
+        "rule": "!has(self.stepWeights) || self.stepWeights.all(w, w <= 100)",
+        "message": "stepWeights are percentages of traffic: each at most 100",
+        "fieldPath": ".stepWeights",
+    },
+    {
+        "rule": "!has(self.stepWeights) || self.stepWeights.isSorted()",
+        "message": "list stepWeights in increasing order",
+        "fieldPath": ".stepWeights",
+    },
+]))]
 pub struct AnalysisSpec {
     /// Time between two analysis steps.
     #[serde(with = "serde_go", default = "default_interval")]
+    #[schemars(schema_with = "super::schema::duration")]
     pub interval: Duration,
     /// Failed checks tolerated before rollback.
     #[serde(default = "default_threshold")]
@@ -142,6 +213,7 @@ pub struct AnalysisSpec {
     pub step_weight: Option<u32>,
     /// Explicit weight ladder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub step_weights: Vec<u32>,
     /// Weight moved back to the primary per step while promoting; all at
     /// once when unset.
@@ -164,18 +236,24 @@ pub struct AnalysisSpec {
     pub canary_ready_threshold: Option<u32>,
     /// A/B header and cookie matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub r#match: Option<Value>,
     /// Session affinity for A/B.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub session_affinity: Option<Value>,
     /// Alert providers for events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub alerts: Option<Value>,
-    /// The metrics checked at each step.
+    /// The metrics checked at each step; each has its own name.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 50))]
     pub metrics: Vec<MetricSpec>,
-    /// The webhooks called around and during the run.
+    /// The webhooks called around and during the run; each has its own
+    /// name.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 50))]
     pub webhooks: Vec<WebhookSpec>,
     /// The policy that decides each step (Warbler); Flagger's threshold
     /// analysis when unset.
@@ -192,11 +270,16 @@ fn default_threshold() -> u32 {
 }
 
 /// A metric of `spec.analysis.metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "self.name in ['request-success-rate', 'request-duration'] || has(self.query) || has(self.templateRef)",
+    "message": "a metric that is not built in (request-success-rate, request-duration) needs a query or a templateRef",
+}]))]
 pub struct MetricSpec {
     /// The metric's name: a built-in (`request-success-rate`,
     /// `request-duration`) or any name with a `query` or `templateRef`.
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// The acceptable range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,6 +294,7 @@ pub struct MetricSpec {
         with = "serde_go_option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "super::schema::duration")]
     pub interval: Option<Duration>,
     /// An inline PromQL query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,7 +308,7 @@ pub struct MetricSpec {
 }
 
 /// Minimum and maximum, both optional and inclusive.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeSpec {
     /// Lowest acceptable value.
@@ -236,7 +320,7 @@ pub struct RangeSpec {
 }
 
 /// A reference to a MetricTemplate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateRef {
     /// The template's name.
@@ -247,13 +331,14 @@ pub struct TemplateRef {
 }
 
 /// A webhook of `spec.analysis.webhooks`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookSpec {
     /// The webhook's name.
     pub name: String,
     /// When it is called; `rollout` when unset.
     #[serde(default = "default_webhook_type", rename = "type")]
+    #[schemars(schema_with = "super::schema::webhook_type")]
     pub kind: WebhookKind,
     /// Where it is sent.
     pub url: String,
@@ -263,6 +348,7 @@ pub struct WebhookSpec {
         with = "serde_go_option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "super::schema::duration")]
     pub timeout: Option<Duration>,
     /// Retries after a failed call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,7 +366,7 @@ fn default_webhook_type() -> WebhookKind {
 }
 
 /// `spec.analysis.policy` (Warbler): which policy decides, and its config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicySpec {
     /// `builtin:NAME`, a file path (local mode) or an OCI reference.
@@ -288,6 +374,7 @@ pub struct PolicySpec {
     pub reference: String,
     /// The policy's own configuration, checked by the policy before the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
     pub config: Option<Value>,
     /// What a policy failure (trap, budget, refusal) does to the step.
     #[serde(default)]
@@ -308,7 +395,9 @@ fn default_max_holds() -> u32 {
 }
 
 /// What a policy failure does to the step.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum OnPolicyError {
     /// Count a failed check, as a failed metric would (the default).

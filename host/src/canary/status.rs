@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use warbler_guest_sdk::{PastStep, Phase};
 
 /// `status` of a Canary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryStatus {
     /// Flagger's phase.
+    #[schemars(schema_with = "super::schema::phase")]
     pub phase: Phase,
     /// Percentage of traffic routed to the canary.
     pub canary_weight: u32,
@@ -49,7 +50,39 @@ pub struct CanaryStatus {
     /// The decisions of this run's last steps, oldest first (at most
     /// [`HISTORY_LEN`]); policies see them as `history`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::schema::history")]
     pub history: Vec<PastStep>,
+}
+
+/// `status` of a Canary in a cluster: the run's state, which the reconciler
+/// keeps, and what the controller adds for people and tools (`kubectl get`
+/// columns, kstatus conditions, the policy that judged).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryResourceStatus {
+    /// Where the run stands.
+    #[serde(flatten)]
+    pub run: CanaryStatus,
+    /// When the phase last changed (RFC 3339), as Flagger writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    /// The policy that judges this Canary's steps, as referenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The sha256 of the policy component last loaded for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_digest: Option<String>,
+    /// The last step's decision and its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verdict: Option<String>,
+    /// The Canary's `metadata.generation` this status was written for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` (the spec is valid and can be run) and `Promoted` (how the
+    /// last run stands), with reasons and messages naming fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
 }
 
 /// How many past decisions the status keeps for policies.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use warbler_guest_sdk::{Decision, Input, Outcome, Verdict};
+use warbler_guest_sdk::{Input, Outcome, Verdict};
 
 use super::CliError;
 use crate::case_table::{CaseOutcome, CaseTable, project_files};
@@ -224,19 +224,7 @@ fn read_input(path: &PathBuf) -> Result<Input, CliError> {
 
 /// One line: the decision, then each metric's outcome.
 fn summary(verdict: &Verdict) -> String {
-    let decision = match &verdict.decision {
-        Decision::Advance { weight } => format!("advance to {weight}%"),
-        Decision::Hold {
-            reason,
-            failed: true,
-        } => format!("hold, failed check: {reason}"),
-        Decision::Hold {
-            reason,
-            failed: false,
-        } => format!("hold: {reason}"),
-        Decision::Promote => "promote".to_owned(),
-        Decision::Rollback { reason } => format!("rollback: {reason}"),
-    };
+    let decision = verdict.decision.to_string();
     let metrics: Vec<String> = verdict
         .judgements
         .iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::traffic::{Backend, TrafficMetric, TrafficStats};
 use crate::canary::{Canary, MetricSpec, MetricTemplate};
-use crate::metrics::{PrometheusSource, ScrapeSource};
+use crate::metrics::{PrometheusSource, ScrapeSource, measure_templated};
 use crate::ports::{Clock, Measurement, MetricSource};
 
 /// The metric sources of a local run.
@@ -54,7 +54,7 @@ impl LocalMetrics {
 
     fn measure_traffic(&self, canary: &Canary, metric: &MetricSpec, now_ms: i64) -> Measurement {
         let Some(kind) = TrafficMetric::from_name(&metric.name) else {
-            return missing(format!(
+            return Measurement::missing(format!(
                 "metric {} is not built in (request-success-rate, request-duration); give it a `query:` and run with --prometheus URL",
                 metric.name
             ));
@@ -82,13 +82,6 @@ impl LocalMetrics {
     }
 }
 
-fn missing(note: String) -> Measurement {
-    Measurement {
-        note,
-        ..Measurement::default()
-    }
-}
-
 impl MetricSource for LocalMetrics {
     async fn measure(&self, canary: &Canary, metric: &MetricSpec, now_ms: i64) -> Measurement {
         if let Some(reference) = &metric.template_ref {
@@ -98,42 +91,24 @@ impl MetricSource for LocalMetrics {
                 .unwrap_or(&canary.metadata.namespace);
             let key = format!("{namespace}/{}", reference.name);
             let Some((template, own_source)) = self.templates.get(&key) else {
-                return missing(format!(
+                return Measurement::missing(format!(
                     "metric {}: MetricTemplate {key} not found; add it to the Canary's file as another YAML document",
                     metric.name
                 ));
             };
-            match template.spec.provider.kind.as_str() {
-                "prometheus" => {}
-                "scrape" => {
-                    let Some(address) = template.spec.provider.address.as_deref() else {
-                        return missing(format!(
-                            "MetricTemplate {key}: a scrape provider needs spec.provider.address, the /metrics URL"
-                        ));
-                    };
-                    return self
-                        .scrape
-                        .measure_query(canary, metric, address, &template.spec.query)
-                        .await;
-                }
-                other => {
-                    return missing(format!(
-                        "MetricTemplate {key}: provider type {other} is not supported; use `prometheus` or `scrape`"
-                    ));
-                }
-            }
-            let Some(source) = own_source.as_ref().or(self.prometheus.as_ref()) else {
-                return missing(format!(
-                    "MetricTemplate {key} has no spec.provider.address; set it or run with --prometheus URL"
-                ));
-            };
-            return source
-                .measure_query(canary, metric, &template.spec.query, now_ms)
-                .await;
+            return measure_templated(
+                template,
+                own_source.as_ref().or(self.prometheus.as_ref()),
+                &self.scrape,
+                canary,
+                metric,
+                now_ms,
+            )
+            .await;
         }
         match (&self.prometheus, &metric.query) {
             (Some(prometheus), _) => prometheus.measure(canary, metric, now_ms).await,
-            (None, Some(_)) => missing(format!(
+            (None, Some(_)) => Measurement::missing(format!(
                 "metric {} has a query; run with --prometheus URL to answer it",
                 metric.name
             )),

@@ -1,0 +1,324 @@
+//! `warbler controller` against a real control plane (kube-apiserver, etcd,
+//! kube-controller-manager, kube-scheduler, kwok's fake kubelets) started by
+//! `tests/cluster/up.sh`. The seed's Flagger manifest, with its apiVersion
+//! changed, is rolled out and rolled back; controllers are killed mid-run.
+//! `tests/run.sh` runs these with `--ignored` once the cluster is up.
+
+mod exporter;
+mod fixture;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use exporter::Health;
+use fixture::{Fixture, kubectl, try_kubectl};
+
+const INIT: Duration = Duration::from_secs(90);
+const RUN: Duration = Duration::from_secs(240);
+
+/// The canary weights of the route object, as its provider writes them.
+fn route_weight(fixture: &Fixture, provider: &str) -> Option<u64> {
+    match provider {
+        "trafficsplit" => fixture
+            .get("trafficsplits.split.smi-spec.io", "frontend")
+            .and_then(|split| split["spec"]["backends"][1]["weight"].as_u64()),
+        _ => fixture
+            .get("httproutes.gateway.networking.k8s.io", "frontend")
+            .and_then(|route| route["spec"]["rules"][0]["backendRefs"][1]["weight"].as_u64()),
+    }
+}
+
+fn image_of(deployment: &Value) -> String {
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn replicas_of(deployment: &Value) -> u64 {
+    deployment["spec"]["replicas"].as_u64().unwrap_or(1)
+}
+
+/// Wait for the run to end, recording every distinct route weight seen.
+async fn weights_until(fixture: &Fixture, provider: &str, phase: &str) -> Vec<u64> {
+    let mut seen: Vec<u64> = Vec::new();
+    fixture
+        .wait_for(&format!("phase {phase}"), RUN, |status| {
+            if let Some(weight) = route_weight(fixture, provider)
+                && seen.last() != Some(&weight)
+            {
+                seen.push(weight);
+            }
+            status["phase"] == phase
+        })
+        .await;
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn the_seed_canary_is_promoted_step_by_step_then_a_bad_revision_rolled_back() {
+    let mut fixture = Fixture::new("podinfo").await;
+    fixture.apply(&fixture.seed_canary());
+    fixture.start_controller(&["--mesh-provider", "linkerd"]);
+
+    let status = fixture.wait_for_phase("Initialized", INIT).await;
+    let primary = fixture
+        .get("deployment", "frontend-primary")
+        .expect("primary created");
+    assert_eq!(image_of(&primary), "ghcr.io/stefanprodan/podinfo:6.0.0");
+    assert_eq!(
+        primary["spec"]["selector"]["matchLabels"]["app"],
+        "frontend-primary"
+    );
+    for service in ["frontend", "frontend-primary", "frontend-canary"] {
+        assert!(
+            fixture.get("service", service).is_some(),
+            "Service {service}"
+        );
+    }
+    let apex = fixture.get("service", "frontend").unwrap();
+    assert_eq!(apex["spec"]["selector"]["app"], "frontend-primary");
+    assert_eq!(route_weight(&fixture, "trafficsplit"), Some(0));
+    assert_eq!(
+        replicas_of(&fixture.get("deployment", "frontend").unwrap()),
+        0
+    );
+    assert_eq!(status["policy"], "builtin:threshold");
+
+    fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
+    let weights = weights_until(&fixture, "trafficsplit", "Succeeded").await;
+    assert_eq!(weights, [0, 10, 20, 30, 40, 50, 0], "{}", fixture.logs());
+    let primary = fixture.get("deployment", "frontend-primary").unwrap();
+    assert_eq!(image_of(&primary), "ghcr.io/stefanprodan/podinfo:6.0.1");
+    assert_eq!(
+        replicas_of(&fixture.get("deployment", "frontend").unwrap()),
+        0
+    );
+    let messages = fixture.event_messages();
+    for expected in [
+        "New revision detected",
+        "Advance frontend",
+        "Promotion completed",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(expected)),
+            "no event webhook call with `{expected}` in {messages:?}"
+        );
+    }
+
+    fixture.exporter.set_canary(Health::BAD);
+    fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.2"));
+    let status = fixture.wait_for_phase("Failed", RUN).await;
+    assert_eq!(status["canaryWeight"], 0);
+    assert_eq!(status["failedChecks"], 3);
+    assert_eq!(route_weight(&fixture, "trafficsplit"), Some(0));
+    let primary = fixture.get("deployment", "frontend-primary").unwrap();
+    assert_eq!(image_of(&primary), "ghcr.io/stefanprodan/podinfo:6.0.1");
+    assert_eq!(
+        replicas_of(&fixture.get("deployment", "frontend").unwrap()),
+        0
+    );
+    let promoted = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Promoted")
+        .unwrap();
+    assert_eq!(promoted["status"], "False");
+
+    let table = kubectl(&["get", "canaries", "-n", "podinfo"], None);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "STATUS",
+            "WEIGHT",
+            "FAILEDCHECKS",
+            "POLICY",
+            "LASTTRANSITIONTIME"
+        ]
+    );
+    assert!(
+        table.contains("Failed") && table.contains("builtin:threshold"),
+        "{table}"
+    );
+    let events = kubectl(
+        &[
+            "get",
+            "events",
+            "-n",
+            "podinfo",
+            "--field-selector",
+            "involvedObject.kind=Canary,involvedObject.name=frontend",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    for expected in [
+        "Initialization done!",
+        "Promotion completed!",
+        "Canary failed!",
+    ] {
+        assert!(
+            events.contains(expected),
+            "no Kubernetes Event `{expected}`"
+        );
+    }
+}
+
+/// Every step in the journal once, numbered 1, 2, … within each run.
+fn assert_no_step_twice(journal: &[Value]) {
+    let mut runs: std::collections::BTreeMap<i64, Vec<u64>> = Default::default();
+    for entry in journal {
+        runs.entry(entry["runStartedMs"].as_i64().unwrap())
+            .or_default()
+            .push(entry["step"].as_u64().unwrap());
+    }
+    for (run, steps) in runs {
+        let expected: Vec<u64> = (1..=steps.len() as u64).collect();
+        assert_eq!(
+            steps, expected,
+            "run {run} journaled a step twice or skipped one"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn a_controller_killed_mid_rollout_resumes_without_doubling_or_skipping_a_step() {
+    let mut fixture = Fixture::new("resume").await;
+    let canary = fixture
+        .seed_canary()
+        .replace("  service:\n", "  provider: gatewayapi:v1\n  service:\n");
+    fixture.apply(&canary);
+    let first = fixture.start_controller(&[]).identity.clone();
+    fixture.wait_for_phase("Initialized", INIT).await;
+    fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
+
+    // Stopped as Kubernetes stops a pod, then killed outright.
+    fixture
+        .wait_for("weight 20", RUN, |status| {
+            status["canaryWeight"].as_u64() >= Some(20)
+        })
+        .await;
+    let stopped = fixture.terminate_controller(&first, Duration::from_secs(15));
+    assert!(stopped.success(), "SIGTERM: {stopped}");
+    let second = fixture.start_controller(&[]).identity.clone();
+    fixture
+        .wait_for("weight 40", RUN, |status| {
+            status["canaryWeight"].as_u64() >= Some(40)
+        })
+        .await;
+    fixture.kill_controller(&second);
+    fixture.start_controller(&[]);
+    let weights = weights_until(&fixture, "httproute", "Succeeded").await;
+    assert_eq!(weights.last(), Some(&0));
+    let primary = fixture.get("deployment", "frontend-primary").unwrap();
+    assert_eq!(image_of(&primary), "ghcr.io/stefanprodan/podinfo:6.0.1");
+
+    let journal = fixture.journal();
+    assert_no_step_twice(&journal);
+    let journaled: Vec<u64> = journal
+        .iter()
+        .map(|entry| entry["input"]["state"]["canaryWeight"].as_u64().unwrap())
+        .collect();
+    assert_eq!(journaled, [0, 10, 20, 30, 40, 50], "{}", fixture.logs());
+    let promotions = fixture
+        .event_messages()
+        .iter()
+        .filter(|m| m.contains("Promotion completed"))
+        .count();
+    assert_eq!(promotions, 1, "promoted twice or not at all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn when_the_leader_dies_the_standby_finishes_the_rollout() {
+    let mut fixture = Fixture::new("standby").await;
+    fixture.apply(&fixture.seed_canary());
+    let election = [
+        "--leader-elect",
+        "--leader-election-namespace",
+        "standby",
+        "--lease-seconds",
+        "6",
+    ];
+    let a = fixture.start_controller(&election).identity.clone();
+    let b = fixture.start_controller(&election).identity.clone();
+    fixture.wait_for_phase("Initialized", INIT).await;
+    fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
+    fixture
+        .wait_for("weight 20", RUN, |status| {
+            status["canaryWeight"].as_u64() >= Some(20)
+        })
+        .await;
+    let lease = fixture
+        .get("lease", "warbler-leader")
+        .expect("the Lease exists");
+    let leader = lease["spec"]["holderIdentity"].as_str().unwrap().to_owned();
+    assert!(leader == a || leader == b, "holder {leader}");
+    fixture.kill_controller(&leader);
+
+    fixture.wait_for_phase("Succeeded", RUN).await;
+    let lease = fixture.get("lease", "warbler-leader").unwrap();
+    let standby = if leader == a { &b } else { &a };
+    assert_eq!(
+        lease["spec"]["holderIdentity"].as_str(),
+        Some(standby.as_str())
+    );
+    assert_no_step_twice(&fixture.journal());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn the_schema_refuses_what_it_can_and_a_condition_names_the_rest() {
+    let mut fixture = Fixture::new("refused").await;
+    let seed = fixture.seed_canary();
+
+    let short = seed.replace("interval: 10s", "interval: 5s");
+    let err = try_kubectl(&["apply", "-n", "refused", "-f", "-"], Some(&short)).unwrap_err();
+    assert!(err.contains("interval must be at least 10s"), "{err}");
+
+    let typo = seed.replace("    threshold: 3", "    treshold: 3");
+    let err = try_kubectl(&["apply", "-n", "refused", "-f", "-"], Some(&typo)).unwrap_err();
+    assert!(err.contains("treshold"), "{err}");
+
+    let unanswerable = seed.replace("- name: request-duration", "- name: p999-latency");
+    let err = try_kubectl(&["apply", "-n", "refused", "-f", "-"], Some(&unanswerable)).unwrap_err();
+    assert!(err.contains("needs a query or a templateRef"), "{err}");
+
+    let retries = seed.replace(
+        "    port: 9898",
+        "    port: 9898\n    retries: {attempts: 3}",
+    );
+    fixture.apply(&retries);
+    fixture.start_controller(&[]);
+    let status = fixture
+        .wait_for("a Ready condition", INIT, |status| {
+            status["conditions"].as_array().is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "False")
+            })
+        })
+        .await;
+    let ready = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["reason"], "InvalidSpec");
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.service.retries"),
+        "{ready}"
+    );
+    assert!(fixture.get("deployment", "frontend-primary").is_none());
+}
