@@ -62,6 +62,7 @@ kubeconfig=$(WARBLER_CLUSTER_DIR="$cluster_dir" tests/cluster/up.sh | tail -n 1)
 WARBLER_TEST_KUBECONFIG="$kubeconfig" cargo test --workspace --test all --locked -- --ignored cluster:: 2>&1 | tee -a "$log"
 WARBLER_CLUSTER_DIR="$cluster_dir" tests/cluster/down.sh >/dev/null
 bash tests/cluster/smoke.sh 2>&1 | tee -a "$log"
+bash tests/cluster/chart.sh 2>&1 | tee -a "$log"
 
 # cargo prints one result line per test binary, the last often a crate with
 # no doctests, and the cluster scripts one line each; close with the totals.

@@ -60,6 +60,7 @@ async fn weights_until(fixture: &Fixture, provider: &str, phase: &str) -> Vec<u6
 #[ignore = "needs a cluster"]
 async fn the_seed_canary_is_promoted_step_by_step_then_a_bad_revision_rolled_back() {
     let mut fixture = Fixture::new("podinfo").await;
+    fixture.use_chart_rbac();
     fixture.apply(&fixture.seed_canary());
     fixture.start_controller(&["--mesh-provider", "linkerd"]);
 
@@ -89,7 +90,9 @@ async fn the_seed_canary_is_promoted_step_by_step_then_a_bad_revision_rolled_bac
 
     fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
     let weights = weights_until(&fixture, "trafficsplit", "Succeeded").await;
-    assert_eq!(weights, [0, 10, 20, 30, 40, 50, 0], "{}", fixture.logs());
+    // The first step can come before the first look at the route.
+    let steps = weights.strip_prefix(&[0]).unwrap_or(&weights);
+    assert_eq!(steps, [10, 20, 30, 40, 50, 0], "{}", fixture.logs());
     let primary = fixture.get("deployment", "frontend-primary").unwrap();
     assert_eq!(image_of(&primary), "ghcr.io/stefanprodan/podinfo:6.0.1");
     assert_eq!(
@@ -165,7 +168,7 @@ async fn the_seed_canary_is_promoted_step_by_step_then_a_bad_revision_rolled_bac
     ] {
         assert!(
             events.contains(expected),
-            "no Kubernetes Event `{expected}`"
+            "no Kubernetes Event `{expected}` in {events}"
         );
     }
 }
@@ -235,15 +238,43 @@ async fn a_controller_killed_mid_rollout_resumes_without_doubling_or_skipping_a_
     assert_eq!(promotions, 1, "promoted twice or not at all");
 }
 
+/// Who holds the leader Lease in the controller's namespace.
+fn lease_holder() -> String {
+    let lease = kubectl(
+        &[
+            "get",
+            "lease",
+            "-n",
+            "warbler",
+            "warbler-leader",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let lease: Value = serde_json::from_str(&lease).unwrap();
+    lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no holder: {lease:#}"))
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a cluster"]
 async fn when_the_leader_dies_the_standby_finishes_the_rollout() {
     let mut fixture = Fixture::new("standby").await;
+    fixture.use_chart_rbac();
+    let _ = try_kubectl(
+        &["delete", "lease", "-n", "warbler", "warbler-leader"],
+        None,
+    );
     fixture.apply(&fixture.seed_canary());
+    // The Lease in the controller's own namespace, where the chart's Role
+    // allows it.
     let election = [
         "--leader-elect",
         "--leader-election-namespace",
-        "standby",
+        "warbler",
         "--lease-seconds",
         "6",
     ];
@@ -256,20 +287,13 @@ async fn when_the_leader_dies_the_standby_finishes_the_rollout() {
             status["canaryWeight"].as_u64() >= Some(20)
         })
         .await;
-    let lease = fixture
-        .get("lease", "warbler-leader")
-        .expect("the Lease exists");
-    let leader = lease["spec"]["holderIdentity"].as_str().unwrap().to_owned();
+    let leader = lease_holder();
     assert!(leader == a || leader == b, "holder {leader}");
     fixture.kill_controller(&leader);
 
     fixture.wait_for_phase("Succeeded", RUN).await;
-    let lease = fixture.get("lease", "warbler-leader").unwrap();
     let standby = if leader == a { &b } else { &a };
-    assert_eq!(
-        lease["spec"]["holderIdentity"].as_str(),
-        Some(standby.as_str())
-    );
+    assert_eq!(&lease_holder(), standby);
     assert_no_step_twice(&fixture.journal());
 }
 

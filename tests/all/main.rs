@@ -8,6 +8,7 @@ mod chatty;
 mod cli;
 mod cluster;
 mod contract;
+mod deploy;
 mod http_server;
 mod languages;
 mod load;

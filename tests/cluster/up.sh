@@ -268,14 +268,19 @@ start kube-scheduler \
 # kwok: only nodes annotated kwok.x-k8s.io/node=fake. --node-ip=127.0.0.1 so
 # that anything addressed to a "kubelet" (apiserver proxy, kubectl logs)
 # stays on this machine; no --node-port/--server-address, so kwok opens no
-# port (it would bind 0.0.0.0). The stage files make nodes Ready (and keep
-# their leases) and pods Running/Ready, completed (Jobs) or deleted.
+# port (it would bind 0.0.0.0). The stage files make nodes Ready and pods
+# Running/Ready, completed (Jobs) or deleted. The heartbeat stage writes a
+# node's status only every ~10 minutes and relies on kwok renewing the node's
+# Lease: without --node-lease-duration-seconds there is no Lease, and after
+# 40 s the node lifecycle controller marks every node NotReady and every
+# pod unready.
 stage_args=()
 for f in "$here"/stages/*.yaml; do stage_args+=(--config "$f"); done
 start kwok --kubeconfig="$kubeconfig" \
     --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=127.0.0.1 --cidr="$pod_cidr" \
+    --node-lease-duration-seconds=40 \
     "${stage_args[@]}"
 
 # --- Fake nodes ---------------------------------------------------------------

@@ -439,7 +439,9 @@ async fn publish(context: &Context, resource: &CanaryResource, canary: &Canary, 
                     type_: event_type,
                     reason: "Synced".to_owned(),
                     note: Some(event.message.chars().take(1024).collect()),
-                    action: "Reconcile".to_owned(),
+                    // The recorder folds events of one action into a series
+                    // that keeps the first note: each message is its own.
+                    action: event.message.chars().take(128).collect(),
                     secondary: None,
                 },
                 &reference,

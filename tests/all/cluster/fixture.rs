@@ -33,6 +33,11 @@ const DEPLOYMENT: &str = concat!(
     "/../tests/fixtures/frontend-deployment.yaml"
 );
 const ROUTE_CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/cluster/crds");
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+const SA_KUBECONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/cluster/sa-kubeconfig.sh"
+);
 
 /// `kubectl` against the test cluster; panics with its output on failure.
 pub fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
@@ -95,6 +100,17 @@ pub fn install_crds() {
     });
 }
 
+/// The controller's namespace, ServiceAccount and RBAC from `deploy/`,
+/// applied once per test process.
+fn install_chart_rbac() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        for file in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+            kubectl(&["apply", "-f", &format!("{DEPLOY}/{file}")], None);
+        }
+    });
+}
+
 /// A namespace with the seed's workload, its metrics and webhooks.
 pub struct Fixture {
     pub namespace: String,
@@ -104,6 +120,7 @@ pub struct Fixture {
     pub events: TestServer,
     loadtester: String,
     controllers: Vec<Controller>,
+    controller_kubeconfig: PathBuf,
 }
 
 /// A `warbler controller` process, killed when dropped.
@@ -140,10 +157,28 @@ impl Fixture {
             events,
             loadtester,
             controllers: Vec::new(),
+            controller_kubeconfig: kubeconfig(),
         };
         fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.0"));
         fixture.prometheus.wait_until_scraped().await;
         fixture
+    }
+
+    /// From now on, controllers act as the ServiceAccount `warbler/warbler`
+    /// with exactly the RBAC that `deploy/` and the chart grant it.
+    pub fn use_chart_rbac(&mut self) {
+        install_chart_rbac();
+        let out = self.dir.path().join("warbler-sa.kubeconfig");
+        let status = Command::new("bash")
+            .arg(SA_KUBECONFIG)
+            .arg(kubeconfig())
+            .args(["warbler", "warbler"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "sa-kubeconfig.sh failed");
+        self.controller_kubeconfig = out;
     }
 
     /// The seed's Deployment in this namespace with `image`.
@@ -214,7 +249,7 @@ impl Fixture {
         let log = self.dir.path().join(format!("{identity}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_warbler"))
             .args(["controller", "--kubeconfig"])
-            .arg(kubeconfig())
+            .arg(&self.controller_kubeconfig)
             .args(["--namespace", &self.namespace])
             .args(["--metrics-server", &self.prometheus.address])
             .args(["--listen", &format!("127.0.0.1:{}", free_port())])
