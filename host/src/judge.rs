@@ -21,6 +21,10 @@ pub struct RuntimeJudge {
     /// changes, instead of being read and hashed at every step of every
     /// canary.
     loaded: Mutex<HashMap<PolicySource, Loaded>>,
+    /// Held while a policy loads, so that canaries asking for the same
+    /// uncached policy at once (a controller starting with thousands) wait
+    /// for one compile instead of each running its own.
+    loading: tokio::sync::Mutex<()>,
 }
 
 /// A loaded policy and, for a file, the stamp it was loaded at.
@@ -43,24 +47,35 @@ impl RuntimeJudge {
         RuntimeJudge {
             runtime,
             loaded: Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The policy `source` names, loaded off the async workers (compiling a
     /// Python or JavaScript component takes seconds) and without holding
-    /// the map's lock, so other canaries keep being judged meanwhile.
+    /// the map's lock, so canaries whose policy is loaded keep being judged
+    /// meanwhile; one load runs at a time, and those waiting for it find
+    /// its result.
     async fn policy(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, String> {
         let stamp = stamp(source);
-        if let Some((seen, policy)) = self.lock().get(source)
-            && *seen == stamp
-        {
-            return Ok(policy.clone());
+        if let Some(policy) = self.cached(source, &stamp) {
+            return Ok(policy);
+        }
+        let _loading = self.loading.lock().await;
+        if let Some(policy) = self.cached(source, &stamp) {
+            return Ok(policy);
         }
         let runtime = self.runtime.clone();
         let to_load = source.clone();
         let policy = off_runtime(move || runtime.load(&to_load).map_err(|e| e.to_string())).await?;
         self.lock().insert(source.clone(), (stamp, policy.clone()));
         Ok(policy)
+    }
+
+    fn cached(&self, source: &PolicySource, stamp: &Option<FileStamp>) -> Option<Arc<PolicyPre>> {
+        let loaded = self.lock();
+        let (seen, policy) = loaded.get(source)?;
+        (seen == stamp).then(|| policy.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicySource, Loaded>> {

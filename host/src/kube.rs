@@ -13,14 +13,12 @@ mod status;
 mod telemetry;
 mod template;
 
-pub use controller::{ControllerOptions, LeaderElection, run_controller};
+pub use controller::{ControllerError, ControllerOptions, LeaderElection, run_controller};
 pub use journal::DirJournal;
 pub use metrics::ClusterMetrics;
-pub use platform::{FIELD_MANAGER, KubePlatform, readiness};
-pub use router::{KubeRouter, PROVIDERS, Provider};
-pub use spec_check::{MIN_CLUSTER_INTERVAL, check_spec};
-pub use status::{Runnable, StatusFacts, resource_status, rfc3339};
-pub use template::canonical_pod_template;
+pub use platform::KubePlatform;
+pub use router::{KubeRouter, Provider};
+pub use spec_check::MIN_CLUSTER_INTERVAL;
 
 use ::kube::CustomResourceExt;
 
@@ -71,7 +69,7 @@ fn api_error(port: &'static str, what: String) -> impl FnOnce(::kube::Error) -> 
 }
 
 /// The API server's message for an API error, else the client's.
-pub fn describe(err: &::kube::Error) -> String {
+fn describe(err: &::kube::Error) -> String {
     match err {
         ::kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
         other => other.to_string(),

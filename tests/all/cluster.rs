@@ -15,7 +15,7 @@ use exporter::Health;
 use fixture::{Fixture, kubectl, try_kubectl};
 
 const INIT: Duration = Duration::from_secs(90);
-const RUN: Duration = Duration::from_secs(240);
+const RUN: Duration = fixture::RUN_TIMEOUT;
 
 /// The canary weights of the route object, as its provider writes them.
 fn route_weight(fixture: &Fixture, provider: &str) -> Option<u64> {
@@ -62,7 +62,10 @@ async fn the_seed_canary_is_promoted_step_by_step_then_a_bad_revision_rolled_bac
     let mut fixture = Fixture::new("podinfo").await;
     fixture.use_chart_rbac();
     fixture.apply(&fixture.seed_canary());
-    fixture.start_controller(&["--mesh-provider", "linkerd"]);
+    let telemetry = fixture
+        .start_controller(&["--mesh-provider", "linkerd", "--log-format", "json"])
+        .telemetry
+        .clone();
 
     let status = fixture.wait_for_phase("Initialized", INIT).await;
     let primary = fixture
@@ -130,6 +133,34 @@ async fn the_seed_canary_is_promoted_step_by_step_then_a_bad_revision_rolled_bac
         .find(|c| c["type"] == "Promoted")
         .unwrap();
     assert_eq!(promoted["status"], "False");
+
+    let get = |path: &str| {
+        let url = format!("{telemetry}{path}");
+        async move {
+            let response = reqwest::get(&url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await.0, 200);
+    assert_eq!(get("/readyz").await.0, 200);
+    let (code, metrics) = get("/metrics").await;
+    assert_eq!(code, 200);
+    for series in [
+        r#"warbler_canary_runs_total{namespace="podinfo",name="frontend",outcome="promoted"} 1"#,
+        r#"warbler_canary_runs_total{namespace="podinfo",name="frontend",outcome="rolled_back"} 1"#,
+        r#"warbler_canary_status{namespace="podinfo",name="frontend"} 2"#,
+        r#"warbler_canary_weight{namespace="podinfo",name="frontend"} 0"#,
+        "warbler_policy_evaluation_duration_seconds_count",
+    ] {
+        assert!(metrics.contains(series), "no `{series}` in\n{metrics}");
+    }
+    let log = std::fs::read_to_string(fixture.log_of(0)).unwrap();
+    let line = log
+        .lines()
+        .find(|line| line.contains("Promotion completed"))
+        .unwrap();
+    let entry: Value = serde_json::from_str(line).expect("--log-format json writes JSON lines");
+    assert_eq!(entry["fields"]["canary"], "podinfo/frontend");
 
     let table = kubectl(&["get", "canaries", "-n", "podinfo"], None);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
@@ -203,19 +234,11 @@ async fn a_controller_killed_mid_rollout_resumes_without_doubling_or_skipping_a_
     fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
 
     // Stopped as Kubernetes stops a pod, then killed outright.
-    fixture
-        .wait_for("weight 20", RUN, |status| {
-            status["canaryWeight"].as_u64() >= Some(20)
-        })
-        .await;
+    fixture.wait_for_weight(20).await;
     let stopped = fixture.terminate_controller(&first, Duration::from_secs(15));
     assert!(stopped.success(), "SIGTERM: {stopped}");
     let second = fixture.start_controller(&[]).identity.clone();
-    fixture
-        .wait_for("weight 40", RUN, |status| {
-            status["canaryWeight"].as_u64() >= Some(40)
-        })
-        .await;
+    fixture.wait_for_weight(40).await;
     fixture.kill_controller(&second);
     fixture.start_controller(&[]);
     let weights = weights_until(&fixture, "httproute", "Succeeded").await;
@@ -282,11 +305,7 @@ async fn when_the_leader_dies_the_standby_finishes_the_rollout() {
     let b = fixture.start_controller(&election).identity.clone();
     fixture.wait_for_phase("Initialized", INIT).await;
     fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
-    fixture
-        .wait_for("weight 20", RUN, |status| {
-            status["canaryWeight"].as_u64() >= Some(20)
-        })
-        .await;
+    fixture.wait_for_weight(20).await;
     let leader = lease_holder();
     assert!(leader == a || leader == b, "holder {leader}");
     fixture.kill_controller(&leader);
@@ -345,4 +364,58 @@ async fn the_schema_refuses_what_it_can_and_a_condition_names_the_rest() {
         "{ready}"
     );
     assert!(fixture.get("deployment", "frontend-primary").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn deleting_a_canary_with_revert_on_deletion_gives_the_target_back_its_traffic() {
+    let mut fixture = Fixture::new("revert").await;
+    let canary = fixture
+        .seed_canary()
+        .replace("spec:\n", "spec:\n  revertOnDeletion: true\n");
+    fixture.apply(&canary);
+    fixture.start_controller(&[]);
+    fixture.wait_for_phase("Initialized", INIT).await;
+    let finalizers =
+        fixture.get("canaries.warbler.dev", "frontend").unwrap()["metadata"]["finalizers"].clone();
+    assert_eq!(
+        finalizers,
+        serde_json::json!(["warbler.dev/revert-on-deletion"])
+    );
+
+    kubectl(
+        &[
+            "delete",
+            "canary",
+            "frontend",
+            "-n",
+            "revert",
+            "--wait=false",
+        ],
+        None,
+    );
+    let deadline = std::time::Instant::now() + INIT;
+    while fixture.get("canaries.warbler.dev", "frontend").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Canary was never released\n{}",
+            fixture.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let target = fixture.get("deployment", "frontend").unwrap();
+    assert_eq!(replicas_of(&target), 2);
+    let apex = fixture
+        .get("service", "frontend")
+        .expect("the apex Service outlives the Canary");
+    assert_eq!(apex["spec"]["selector"]["app"], "frontend");
+    assert!(apex["metadata"]["ownerReferences"].is_null(), "{apex:#}");
+    let deadline = std::time::Instant::now() + INIT;
+    while fixture.get("deployment", "frontend-primary").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the primary was not garbage-collected"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

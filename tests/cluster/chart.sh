@@ -27,38 +27,20 @@ chart="$deploy/chart/warbler"
 crd_file="$deploy/crds/warbler.dev.yaml"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$here/lib.sh"
+suite=chart
+# shellcheck source=checks.sh source-path=SCRIPTDIR
+. "$here/checks.sh"
 export WARBLER_CLUSTER_DIR=${WARBLER_CLUSTER_DIR:-/tmp/warbler-cluster-chart-$$}
 state=$WARBLER_CLUSTER_DIR
 export KUBECACHEDIR="$state/kube-cache" # not ~/.kube/cache (see up.sh)
 # The controller's identity, as the chart and deploy/ name it.
 sa=system:serviceaccount:warbler:warbler
-passed=0
-failed=0
 pids=()
 tmp=$(mktemp -d)
 # Helm's repositories, plugins and cache: none of the user's.
 export HELM_CACHE_HOME="$tmp/helm/cache" HELM_CONFIG_HOME="$tmp/helm/config" \
     HELM_DATA_HOME="$tmp/helm/data"
 
-log() { echo "chart: $*" >&2; }
-finish() {
-    echo "chart: $passed passed, $failed failed"
-    [ "$failed" = 0 ]
-}
-# check DESCRIPTION COMMAND...: a step the later ones build on; its failure
-# ends the run (after down.sh, by the EXIT trap).
-check() {
-    local what=$1
-    shift
-    log "check: $what"
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        log "FAILED: $what"
-        exit 1
-    fi
-}
 # expect DESCRIPTION COMMAND...: a check nothing else depends on; the run
 # goes on, so that one run shows every wrong permission.
 expect() {

@@ -12,32 +12,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$here/lib.sh"
+suite=smoke
+# shellcheck source=checks.sh source-path=SCRIPTDIR
+. "$here/checks.sh"
 export WARBLER_CLUSTER_DIR=${WARBLER_CLUSTER_DIR:-/tmp/warbler-cluster-smoke-$$}
 state=$WARBLER_CLUSTER_DIR
 export KUBECACHEDIR="$state/kube-cache" # not ~/.kube/cache (see up.sh)
-passed=0
-failed=0
 pids=()
 
-log() { echo "smoke: $*" >&2; }
-finish() {
-    echo "smoke: $passed passed, $failed failed"
-    [ "$failed" = 0 ]
-}
-# check DESCRIPTION COMMAND...: counts the result; the first failure ends the
-# run (later checks depend on earlier ones), after down.sh via the EXIT trap.
-check() {
-    local what=$1
-    shift
-    log "check: $what"
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        log "FAILED: $what"
-        exit 1
-    fi
-}
 
 cleanup() {
     local rc=$?

@@ -39,7 +39,7 @@ use crate::hooks::{HttpHooks, send_events};
 use crate::judge::RuntimeJudge;
 use crate::metrics::PrometheusSource;
 use crate::policy::PolicyRuntime;
-use crate::ports::{Clock, PortError, SystemClock};
+use crate::ports::{Clock, Platform, PortError, Readiness, Router, SystemClock};
 use crate::reconciler::{Event, Reconciler, Severity, policy_ref};
 
 /// The finalizer that holds a deleted Canary with `revertOnDeletion` until
@@ -510,7 +510,6 @@ async fn revert_on_deletion(
     }
     let canary = Canary::from_resource(resource);
     let platform = &context.reconciler.platform;
-    use crate::ports::{Platform, Readiness, Router};
     platform.scale_canary(&canary, true).await?;
     if let Readiness::NotReady(why) = platform.canary_readiness(&canary).await? {
         tracing::info!(canary = %canary.key(), "reverting on deletion, waiting for the target: {why}");

@@ -32,6 +32,9 @@ const DEPLOYMENT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/fixtures/frontend-deployment.yaml"
 );
+/// How long a rollout of the seed's analysis may take here.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
 const ROUTE_CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/cluster/crds");
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
 const SA_KUBECONFIG: &str = concat!(
@@ -128,6 +131,8 @@ pub struct Controller {
     pub child: Child,
     pub identity: String,
     pub log: PathBuf,
+    /// Where it serves `/metrics`, `/healthz` and `/readyz`.
+    pub telemetry: String,
 }
 
 impl Drop for Controller {
@@ -247,12 +252,13 @@ impl Fixture {
     pub fn start_controller(&mut self, extra: &[&str]) -> &mut Controller {
         let identity = format!("{}-{}", self.namespace, self.controllers.len());
         let log = self.dir.path().join(format!("{identity}.log"));
+        let listen = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_warbler"))
             .args(["controller", "--kubeconfig"])
             .arg(&self.controller_kubeconfig)
             .args(["--namespace", &self.namespace])
             .args(["--metrics-server", &self.prometheus.address])
-            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--listen", &listen])
             .arg("--journal-dir")
             .arg(self.journal_dir())
             .args(["--identity", &identity])
@@ -266,6 +272,7 @@ impl Fixture {
             child,
             identity,
             log,
+            telemetry: format!("http://{listen}"),
         });
         self.controllers.last_mut().unwrap()
     }
@@ -302,6 +309,11 @@ impl Fixture {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The log file of the `index`th controller still running.
+    pub fn log_of(&self, index: usize) -> PathBuf {
+        self.controllers[index].log.clone()
     }
 
     /// Every controller's log, for failure messages.
@@ -353,6 +365,14 @@ impl Fixture {
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// Wait for the canary's weight to reach `weight`.
+    pub async fn wait_for_weight(&self, weight: u64) -> Value {
+        self.wait_for(&format!("weight {weight}"), RUN_TIMEOUT, |status| {
+            status["canaryWeight"].as_u64() >= Some(weight)
+        })
+        .await
     }
 
     /// Wait for the Canary to reach `phase`.
