@@ -28,3 +28,21 @@ check() {
         exit 1
     fi
 }
+
+# start_cluster: up.sh (in $state) as the first check; sets kubeconfig, bin
+# (the cluster's binaries) and adds the cluster's processes to pids.
+start_cluster() {
+    local started f
+    started=$(date +%s)
+    log "check: up.sh"
+    if kubeconfig=$("$here/up.sh" | tail -n 1) && [ -f "$kubeconfig" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        log "FAILED: up.sh"
+        exit 1
+    fi
+    log "up.sh took $(($(date +%s) - started))s"
+    bin=$(cat "$state/bin-dir")
+    for f in "$state"/pids/*.pid; do pids+=("$(cat "$f")"); done
+}

@@ -32,18 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t0=$(date +%s)
-log "check: up.sh"
-if kubeconfig=$("$here/up.sh" | tail -n 1) && [ -f "$kubeconfig" ]; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1))
-    log "FAILED: up.sh"
-    exit 1
-fi
-log "up.sh took $(($(date +%s) - t0))s"
-bin=$(cat "$state/bin-dir")
-for f in "$state"/pids/*.pid; do pids+=("$(cat "$f")"); done
+start_cluster
 k() { kubectl --kubeconfig "$kubeconfig" "$@"; }
 
 check "two fake nodes are Ready" \
