@@ -149,6 +149,7 @@ mod tests {
             policy: "builtin:threshold".to_owned(),
             run_started_ms: 1_000,
             step,
+            at_ms: 1_000 + i64::from(step) * 10_000,
             input,
             outcome: Ok(Verdict::advance(weight)),
         }

@@ -160,6 +160,10 @@ pub struct JournalEntry {
     /// its status) replaces the entry instead of adding a second one.
     #[serde(default)]
     pub step: u32,
+    /// When the step started, before its metrics were queried (Unix ms):
+    /// how late a step ran is read from consecutive entries.
+    #[serde(default)]
+    pub at_ms: i64,
     /// The full input the policy saw.
     pub input: Input,
     /// Its verdict, or the policy failure.

@@ -419,3 +419,129 @@ async fn deleting_a_canary_with_revert_on_deletion_gives_the_target_back_its_tra
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// A Prometheus address that accepts connections and never answers: every
+/// query waits for the client's timeout.
+struct Unanswering {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Unanswering {
+    fn start() -> Unanswering {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                held.push(stream);
+            }
+        });
+        Unanswering { port, accepted }
+    }
+}
+
+/// The `backend` Deployment and a Canary of it whose two metrics come from
+/// a Prometheus that never answers and whose policy loops until its budget.
+fn stalled_backend(namespace: &str, prometheus_port: u16) -> String {
+    let deployment = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/frontend-deployment.yaml"
+    ))
+    .unwrap()
+    .replace("frontend", "backend")
+    .replace("namespace: podinfo", &format!("namespace: {namespace}"));
+    format!(
+        r#"{deployment}
+---
+apiVersion: warbler.dev/v1alpha1
+kind: MetricTemplate
+metadata: {{ name: unanswered, namespace: {namespace} }}
+spec:
+  provider: {{ type: prometheus, address: "http://127.0.0.1:{prometheus_port}" }}
+  query: sum(rate(response_total[1m]))
+---
+apiVersion: warbler.dev/v1alpha1
+kind: Canary
+metadata: {{ name: backend, namespace: {namespace} }}
+spec:
+  targetRef: {{ apiVersion: apps/v1, kind: Deployment, name: backend }}
+  service: {{ port: 9898 }}
+  analysis:
+    interval: 10s
+    threshold: 100
+    maxWeight: 50
+    stepWeight: 10
+    policy:
+      ref: {hostile}
+      config: {{ attack: infinite-loop }}
+    metrics:
+    - {{ name: stalled-a, templateRef: {{ name: unanswered }}, thresholdRange: {{ min: 1 }}, interval: 1m }}
+    - {{ name: stalled-b, templateRef: {{ name: unanswered }}, thresholdRange: {{ min: 1 }}, interval: 1m }}
+"#,
+        hostile = warbler_test_guests::HOSTILE,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn a_canary_with_hanging_metrics_and_a_runaway_policy_does_not_delay_another() {
+    let mut fixture = Fixture::new("isolation").await;
+    let unanswering = Unanswering::start();
+    fixture.apply(&fixture.seed_canary());
+    fixture.apply(&stalled_backend(&fixture.namespace, unanswering.port));
+    fixture.start_controller(&[]);
+    fixture.wait_for_phase("Initialized", INIT).await;
+    fixture
+        .wait_for("backend Initialized", INIT, |_| {
+            fixture.status_of("backend")["phase"] == "Initialized"
+        })
+        .await;
+
+    fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
+    fixture.apply(
+        &stalled_backend(&fixture.namespace, unanswering.port)
+            .replace("podinfo:6.0.0", "podinfo:6.0.1"),
+    );
+    fixture.wait_for_phase("Succeeded", RUN).await;
+
+    // Each backend step waits out four 10 s query timeouts; had it held up
+    // the frontend's reconciles, the frontend's steps would be that late.
+    let interval_ms = 10_000;
+    let steps: Vec<i64> = fixture
+        .journal()
+        .iter()
+        .map(|entry| {
+            entry["atMs"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no atMs in {entry}"))
+        })
+        .collect();
+    assert_eq!(steps.len(), 6, "{}", fixture.logs());
+    for pair in steps.windows(2) {
+        let late_ms = pair[1] - pair[0] - interval_ms;
+        assert!(
+            late_ms < 8_000,
+            "a frontend step started {late_ms} ms late: {steps:?}\n{}",
+            fixture.logs()
+        );
+    }
+    let backend = fixture.journal_of("backend");
+    assert!(!backend.is_empty(), "the backend was never judged");
+    assert!(
+        backend
+            .iter()
+            .all(|entry| entry["outcome"]["Err"].is_string()),
+        "the runaway policy decided something: {backend:?}"
+    );
+    assert!(
+        unanswering
+            .accepted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+    assert_eq!(fixture.status_of("backend")["phase"], "Progressing");
+}

@@ -247,7 +247,9 @@ wait_for "kube-apiserver /readyz" 120 kube-apiserver k get --raw /readyz
 # Controllers: Deployments -> ReplicaSets -> Pods, service accounts, garbage
 # collection, node lifecycle, ... Leader election is pointless with one replica
 # and only delays the start. --flex-volume-plugin-dir: by default it creates
-# /usr/libexec/kubernetes/... on the host.
+# /usr/libexec/kubernetes/... on the host. --kube-api-qps: at the default 20
+# requests a second, creating the pods of a thousand Deployments (the
+# cluster bench) takes minutes.
 start kube-controller-manager \
     --kubeconfig="$kubeconfig" \
     --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
@@ -256,6 +258,7 @@ start kube-controller-manager \
     --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
     --use-service-account-credentials=false \
     --flex-volume-plugin-dir="$state/flexvolume" \
+    --kube-api-qps=200 --kube-api-burst=400 \
     --leader-elect=false --profiling=false
 
 # kwok acts only on pods bound to a node, so the scheduler must run.

@@ -98,6 +98,7 @@ where
                 policy: policy.to_owned(),
                 run_started_ms: step.status.run_started_ms.unwrap_or_default(),
                 step: step.status.steps,
+                at_ms: step.now_ms,
                 input,
                 outcome: outcome.clone(),
             })

@@ -241,9 +241,14 @@ impl Fixture {
         serde_json::from_str(&text).ok()
     }
 
-    /// The Canary's status.
+    /// The frontend Canary's status.
     pub fn status(&self) -> Value {
-        self.get("canaries.warbler.dev", "frontend")
+        self.status_of("frontend")
+    }
+
+    /// The status of the Canary `name`.
+    pub fn status_of(&self, name: &str) -> Value {
+        self.get("canaries.warbler.dev", name)
             .map(|canary| canary["status"].clone())
             .unwrap_or(Value::Null)
     }
@@ -337,10 +342,15 @@ impl Fixture {
 
     /// The journal of the frontend Canary.
     pub fn journal(&self) -> Vec<Value> {
+        self.journal_of("frontend")
+    }
+
+    /// The journal of the Canary `name`.
+    pub fn journal_of(&self, name: &str) -> Vec<Value> {
         let path = self
             .journal_dir()
             .join(&self.namespace)
-            .join("frontend.jsonl");
+            .join(format!("{name}.jsonl"));
         read_lines(&path)
     }
 
