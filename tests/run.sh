@@ -13,6 +13,8 @@ rustup target add wasm32-wasip2 wasm32-unknown-unknown >/dev/null
 # the Python and Node.js the non-Rust example policies are built with.
 need=()
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
 command -v python3 >/dev/null || need+=(python3)
 command -v componentize-py >/dev/null || python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v npm >/dev/null || need+=(nodejs npm)

@@ -39,11 +39,14 @@ const INTERVAL_MS: i64 = 10_000;
 /// Creates, patches and lists in flight at once from the bench itself.
 const IN_FLIGHT: usize = 16;
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const BENCH_CLUSTER_DIR: &str = "/tmp/warbler-bench-cluster";
 
 /// The control plane the bench runs against; stopped when dropped if the
 /// bench started it.
 struct Cluster {
     kubeconfig: PathBuf,
+    /// Where up.sh keeps its state (`pids/NAME.pid`), when known.
+    state: Option<PathBuf>,
     started_here: bool,
 }
 
@@ -52,12 +55,13 @@ impl Cluster {
         if let Some(path) = std::env::var_os("WARBLER_TEST_KUBECONFIG") {
             return Cluster {
                 kubeconfig: path.into(),
+                state: std::env::var_os("WARBLER_CLUSTER_DIR").map(PathBuf::from),
                 started_here: false,
             };
         }
         let output = Command::new("bash")
             .arg(format!("{REPO}/tests/cluster/up.sh"))
-            .env("WARBLER_CLUSTER_DIR", "/tmp/warbler-bench-cluster")
+            .env("WARBLER_CLUSTER_DIR", BENCH_CLUSTER_DIR)
             .stderr(Stdio::inherit())
             .output()
             .expect("bash runs tests/cluster/up.sh");
@@ -65,8 +69,27 @@ impl Cluster {
         let stdout = String::from_utf8_lossy(&output.stdout);
         Cluster {
             kubeconfig: stdout.lines().last().expect("a kubeconfig path").into(),
+            state: Some(BENCH_CLUSTER_DIR.into()),
             started_here: true,
         }
+    }
+
+    /// CPU seconds so far of the API server and etcd, whose load the
+    /// controller's requests make; empty when their PIDs are unknown.
+    fn control_plane_cpu(&self, ticks_per_second: f64) -> Vec<(&'static str, f64)> {
+        let Some(state) = &self.state else {
+            return Vec::new();
+        };
+        ["kube-apiserver", "etcd"]
+            .into_iter()
+            .filter_map(|name| {
+                let pid = std::fs::read_to_string(state.join(format!("pids/{name}.pid"))).ok()?;
+                Some((
+                    name,
+                    cpu_seconds(pid.trim().parse().ok()?, ticks_per_second),
+                ))
+            })
+            .collect()
     }
 
     fn kubectl(&self, args: &[&str], stdin: &str) {
@@ -94,7 +117,7 @@ impl Drop for Cluster {
         if self.started_here {
             let _ = Command::new("bash")
                 .arg(format!("{REPO}/tests/cluster/down.sh"))
-                .env("WARBLER_CLUSTER_DIR", "/tmp/warbler-bench-cluster")
+                .env("WARBLER_CLUSTER_DIR", BENCH_CLUSTER_DIR)
                 .status();
         }
     }
@@ -251,6 +274,11 @@ async fn apply_all(api: &Api<DynamicObject>, objects: Vec<Value>) {
         .await;
 }
 
+/// Every target Deployment, with its pod template at `image`.
+async fn apply_deployments(api: &Api<DynamicObject>, count: usize, image: &str) {
+    apply_all(api, (0..count).map(|i| deployment(i, image)).collect()).await;
+}
+
 /// Canaries by phase, listed in pages.
 async fn phases(api: &Api<CanaryResource>) -> Vec<Phase> {
     let mut phases = Vec::new();
@@ -397,13 +425,7 @@ async fn main() {
     prometheus.wait_until_scraped().await;
 
     let began = Instant::now();
-    apply_all(
-        &deployments,
-        (0..count)
-            .map(|i| deployment(i, "ghcr.io/stefanprodan/podinfo:6.0.0"))
-            .collect(),
-    )
-    .await;
+    apply_deployments(&deployments, count, "ghcr.io/stefanprodan/podinfo:6.0.0").await;
     apply_all(&canaries_dynamic, (0..count).map(canary).collect()).await;
     println!(
         "{count} Deployments and Canaries created in {:.1} s",
@@ -438,27 +460,31 @@ async fn main() {
         peak_rss_mib(pid)
     );
 
+    let control_plane_before = cluster.control_plane_cpu(ticks);
     let bumped = Instant::now();
-    apply_all(
-        &deployments,
-        (0..count)
-            .map(|i| deployment(i, "ghcr.io/stefanprodan/podinfo:6.0.1"))
-            .collect(),
-    )
-    .await;
-    let rollout = wait_for(&canaries, count, Phase::Succeeded, limit).await;
+    apply_deployments(&deployments, count, "ghcr.io/stefanprodan/podinfo:6.0.1").await;
+    let applied = bumped.elapsed().as_secs_f64();
+    wait_for(&canaries, count, Phase::Succeeded, limit).await;
+    let wall = bumped.elapsed().as_secs_f64();
     let rollout_cpu = cpu_seconds(pid, ticks) - init_cpu;
     let rss = peak_rss_mib(pid);
+    let control_plane = cluster.control_plane_cpu(ticks);
     drop(controller);
 
+    println!(
+        "{count} rolled out and promoted in {wall:.1} s from the first new revision ({applied:.1} s to apply them all); \
+         controller CPU {rollout_cpu:.1} s ({:.0}% of one core), peak RSS {rss:.0} MiB",
+        rollout_cpu / wall * 100.0,
+    );
+    for ((name, after), (_, before)) in control_plane.iter().zip(&control_plane_before) {
+        println!(
+            "{name} CPU meanwhile {:.1} s ({:.0}% of one core)",
+            after - before,
+            (after - before) / wall * 100.0,
+        );
+    }
     let late = step_lateness(&journal);
     let steps = late.len() + count;
-    println!(
-        "{count} rolled out and promoted {rollout:.1} s after their new revision ({:.1} s to apply it); \
-         controller CPU {rollout_cpu:.1} s ({:.0}% of one core), peak RSS {rss:.0} MiB",
-        bumped.elapsed().as_secs_f64() - rollout,
-        rollout_cpu / rollout * 100.0,
-    );
     println!(
         "{steps} analysis steps; a step after its run's first starts late by p50 {} ms, p99 {} ms, max {} ms",
         percentile(&late, 0.5),

@@ -5,6 +5,7 @@ mod demo;
 mod display;
 mod load;
 mod policy;
+mod registry;
 mod run;
 mod signals;
 

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use warbler_guest_sdk::{Input, Verdict};
 
 use crate::canary::Canary;
+use crate::oci::PolicyRegistry;
 use crate::policy::{PolicyPre, PolicyRuntime, PolicySource};
 use crate::ports::Judge;
 use crate::reconciler::{policy_config, policy_ref};
@@ -16,10 +17,13 @@ use crate::reconciler::{policy_config, policy_ref};
 /// when it names none).
 pub struct RuntimeJudge {
     runtime: Arc<PolicyRuntime>,
+    /// Where `oci://` policies are pulled from; none refuses them.
+    registry: Option<Arc<PolicyRegistry>>,
     /// Policies loaded so far. Built-ins never change while the process
     /// runs; a file is loaded again only when its size or modification time
     /// changes, instead of being read and hashed at every step of every
-    /// canary.
+    /// canary. An `oci://` tag is resolved once: the policy it gave is
+    /// kept while the process runs.
     loaded: Mutex<HashMap<PolicySource, Loaded>>,
     /// Held while a policy loads, so that canaries asking for the same
     /// uncached policy at once (a controller starting with thousands) wait
@@ -46,9 +50,16 @@ impl RuntimeJudge {
     pub fn new(runtime: Arc<PolicyRuntime>) -> Self {
         RuntimeJudge {
             runtime,
+            registry: None,
             loaded: Mutex::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The same judge, pulling `oci://` policies through `registry`.
+    pub fn with_registry(mut self, registry: Arc<PolicyRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// The policy `source` names, loaded off the async workers (compiling a
@@ -61,13 +72,32 @@ impl RuntimeJudge {
         if let Some(policy) = self.cached(source, &stamp) {
             return Ok(policy);
         }
+        // Pulled before the load lock is taken: a registry that hangs
+        // delays only the canaries whose policy lives there.
+        let pulled = match source {
+            PolicySource::Oci(reference) => {
+                let registry = self.registry.as_ref().ok_or_else(|| {
+                    format!("{reference}: this command cannot pull policies from registries")
+                })?;
+                let pulled = registry.pull(reference).await.map_err(|e| e.to_string())?;
+                Some((pulled.pinned.to_string(), pulled.wasm))
+            }
+            _ => None,
+        };
         let _loading = self.loading.lock().await;
         if let Some(policy) = self.cached(source, &stamp) {
             return Ok(policy);
         }
         let runtime = self.runtime.clone();
         let to_load = source.clone();
-        let policy = off_runtime(move || runtime.load(&to_load).map_err(|e| e.to_string())).await?;
+        let policy = off_runtime(move || {
+            match &pulled {
+                Some((pinned, wasm)) => runtime.load_bytes(pinned, wasm),
+                None => runtime.load(&to_load),
+            }
+            .map_err(|e| e.to_string())
+        })
+        .await?;
         self.lock().insert(source.clone(), (stamp, policy.clone()));
         Ok(policy)
     }

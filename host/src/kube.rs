@@ -19,6 +19,7 @@ pub use metrics::ClusterMetrics;
 pub use platform::KubePlatform;
 pub use router::{KubeRouter, Provider};
 pub use spec_check::MIN_CLUSTER_INTERVAL;
+pub use status::rfc3339;
 
 use ::kube::CustomResourceExt;
 

@@ -17,6 +17,7 @@ pub mod load;
 pub mod loadtester;
 pub mod local;
 pub mod metrics;
+pub mod oci;
 pub mod policy;
 pub mod ports;
 pub mod reconciler;

@@ -444,16 +444,12 @@ impl Unanswering {
     }
 }
 
-/// The `backend` Deployment and a Canary of it whose two metrics come from
-/// a Prometheus that never answers and whose policy loops until its budget.
-fn stalled_backend(namespace: &str, prometheus_port: u16) -> String {
-    let deployment = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/frontend-deployment.yaml"
-    ))
-    .unwrap()
-    .replace("frontend", "backend")
-    .replace("namespace: podinfo", &format!("namespace: {namespace}"));
+/// The `backend` Deployment at `image` and a Canary of it whose two
+/// metrics come from a Prometheus that never answers and whose policy loops
+/// until its budget.
+fn stalled_backend(fixture: &Fixture, image: &str, prometheus_port: u16) -> String {
+    let deployment = fixture.deployment(image).replace("frontend", "backend");
+    let namespace = &fixture.namespace;
     format!(
         r#"{deployment}
 ---
@@ -492,7 +488,11 @@ async fn a_canary_with_hanging_metrics_and_a_runaway_policy_does_not_delay_anoth
     let mut fixture = Fixture::new("isolation").await;
     let unanswering = Unanswering::start();
     fixture.apply(&fixture.seed_canary());
-    fixture.apply(&stalled_backend(&fixture.namespace, unanswering.port));
+    fixture.apply(&stalled_backend(
+        &fixture,
+        "ghcr.io/stefanprodan/podinfo:6.0.0",
+        unanswering.port,
+    ));
     fixture.start_controller(&[]);
     fixture.wait_for_phase("Initialized", INIT).await;
     fixture
@@ -502,10 +502,11 @@ async fn a_canary_with_hanging_metrics_and_a_runaway_policy_does_not_delay_anoth
         .await;
 
     fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
-    fixture.apply(
-        &stalled_backend(&fixture.namespace, unanswering.port)
-            .replace("podinfo:6.0.0", "podinfo:6.0.1"),
-    );
+    fixture.apply(&stalled_backend(
+        &fixture,
+        "ghcr.io/stefanprodan/podinfo:6.0.1",
+        unanswering.port,
+    ));
     fixture.wait_for_phase("Succeeded", RUN).await;
 
     // Each backend step waits out four 10 s query timeouts; had it held up

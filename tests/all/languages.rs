@@ -201,6 +201,7 @@ spec:
         prometheus: None,
         state_dir: dir.path().join("state"),
         runtime: Arc::new(cached_runtime()),
+        registry: None,
     };
     let spec = LoadSpec {
         url: format!("http://127.0.0.1:{listen}/").parse().unwrap(),

@@ -68,6 +68,7 @@ fn options(dir: &Path, prometheus: Option<&str>) -> LocalOptions {
         prometheus: prometheus.map(str::to_owned),
         state_dir: dir.join("state"),
         runtime: Arc::new(common::runtime()),
+        registry: None,
     }
 }
 

@@ -18,6 +18,8 @@ mod local_cli;
 mod manifest;
 mod prometheus;
 mod prometheus_server;
+mod registry;
+mod registry_server;
 mod run_faults;
 mod sandbox;
 mod scaffold;

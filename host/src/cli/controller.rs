@@ -100,6 +100,7 @@ pub(super) fn controller(args: ControllerArgs) -> Result<(), CliError> {
         metrics_server: args.metrics_server.clone(),
         journal_dir: args.journal_dir.clone().unwrap_or_else(default_journal_dir),
         runtime,
+        registry: Some(Arc::new(args.runtime.registry()?)),
         listen: args.listen,
         leader_election: args.leader_elect.then(|| LeaderElection {
             namespace: args

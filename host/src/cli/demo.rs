@@ -129,6 +129,7 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
         prometheus: None,
         state_dir: dir.join("state"),
         runtime: Arc::new(args.runtime.runtime()?),
+        registry: None,
     };
     let canary_file = dir.join("canary.yaml");
     let write = |release: &Release| -> Result<Manifest, CliError> {

@@ -9,7 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use warbler_guest_sdk::{Input, Outcome, Verdict};
 
 use super::CliError;
+use super::registry::{PullArgs, PushArgs, RegistryArgs};
 use crate::case_table::{CaseOutcome, CaseTable, project_files};
+use crate::oci::{PolicyRegistry, PulledPolicy};
 use crate::policy::{CpuBudget, PolicyRuntime, PolicySource, RuntimeConfig};
 use crate::scaffold::Language;
 
@@ -32,6 +34,12 @@ pub(super) enum PolicyCommand {
     /// Create a ready-to-build policy project: the policy, the WIT, a build
     /// script, an example input and a case table.
     New(NewArgs),
+    /// Publish a policy component to an OCI registry (the CNCF Wasm
+    /// artifact layout) and print its pinned reference (`…@sha256:…`).
+    Push(PushArgs),
+    /// Fetch a policy from an OCI registry into the local cache, check that
+    /// it loads, and print its pinned reference.
+    Pull(PullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -66,7 +74,8 @@ pub(super) struct TestArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct EvalArgs {
-    /// The policy: a `.wasm` component or `builtin:NAME`.
+    /// The policy: a `.wasm` component, `oci://REGISTRY/REPOSITORY:TAG` (or
+    /// `@sha256:…`) or `builtin:NAME`.
     #[arg(long, short)]
     policy: String,
     /// The input as JSON (see wit/policy.wit); `-` reads standard input.
@@ -81,7 +90,8 @@ pub(super) struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct InspectArgs {
-    /// The policy: a `.wasm` component or `builtin:NAME`.
+    /// The policy: a `.wasm` component, `oci://REGISTRY/REPOSITORY:TAG` (or
+    /// `@sha256:…`) or `builtin:NAME`.
     policy: String,
     /// How to print the description.
     #[arg(long, short, value_enum, default_value_t = Output::Text)]
@@ -116,9 +126,17 @@ pub(super) struct RuntimeArgs {
     /// Compile the policy in memory without touching the cache.
     #[arg(long)]
     no_cache: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 impl RuntimeArgs {
+    /// The client for `oci://` policies; pulls land in `oci/` of the cache
+    /// directory (also with --no-cache, which is about compiled code).
+    pub(super) fn registry(&self) -> Result<PolicyRegistry, CliError> {
+        self.registry.registry(self.cache_dir.clone())
+    }
+
     pub(super) fn runtime(&self) -> Result<PolicyRuntime, CliError> {
         let mut config = RuntimeConfig {
             memory_limit: self.memory_mib << 20,
@@ -149,35 +167,49 @@ impl PolicyCommand {
             PolicyCommand::Inspect(args) => inspect(args),
             PolicyCommand::Test(args) => test(args),
             PolicyCommand::New(args) => new(args),
+            PolicyCommand::Push(args) => super::registry::push(args),
+            PolicyCommand::Pull(args) => super::registry::pull_command(args),
         }
     }
 }
 
-fn load(
-    reference: &str,
-    runtime: &PolicyRuntime,
-) -> Result<std::sync::Arc<crate::policy::PolicyPre>, CliError> {
+/// A loaded policy and, for an `oci://` reference, what was pulled.
+struct Loaded {
+    policy: std::sync::Arc<crate::policy::PolicyPre>,
+    pulled: Option<PulledPolicy>,
+}
+
+fn load(reference: &str, args: &RuntimeArgs, runtime: &PolicyRuntime) -> Result<Loaded, CliError> {
     let hint = || {
         let builtins: Vec<String> = PolicySource::builtin_names()
             .map(|n| format!("builtin:{n}"))
             .collect();
         Some(format!(
-            "--policy takes a component file (built for wasm32-wasip2) or one of: {}",
+            "--policy takes a component file (built for wasm32-wasip2), oci://REGISTRY/REPOSITORY:TAG or one of: {}",
             builtins.join(", ")
         ))
     };
     let source: PolicySource = reference
         .parse()
         .map_err(|err| CliError::bad_input(err, hint()))?;
-    runtime
-        .load(&source)
-        .map_err(|err| CliError::bad_input(err, None))
+    let (policy, pulled) = match &source {
+        PolicySource::Oci(reference) => {
+            let pulled = super::registry::pull(&args.registry()?, reference)?;
+            let policy = runtime.load_bytes(&pulled.pinned.to_string(), &pulled.wasm);
+            (policy, Some(pulled))
+        }
+        _ => (runtime.load(&source), None),
+    };
+    Ok(Loaded {
+        policy: policy.map_err(|err| CliError::bad_input(err, None))?,
+        pulled,
+    })
 }
 
 fn eval(args: EvalArgs) -> Result<(), CliError> {
     let input = read_input(&args.input)?;
     let runtime = args.runtime.runtime()?;
-    let policy = load(&args.policy, &runtime)?;
+    let policy = load(&args.policy, &args.runtime, &runtime)?.policy;
     let verdict = policy.evaluate(&input).map_err(CliError::policy_failed)?;
     match args.output {
         Output::Json => println!(
@@ -251,11 +283,12 @@ fn summary(verdict: &Verdict) -> String {
 
 fn inspect(args: InspectArgs) -> Result<(), CliError> {
     let runtime = args.runtime.runtime()?;
-    let policy = load(&args.policy, &runtime)?;
+    let Loaded { policy, pulled } = load(&args.policy, &args.runtime, &runtime)?;
     let info = policy.describe().map_err(CliError::policy_failed)?;
+    let artifact = pulled.as_ref().map(artifact_report);
     match args.output {
         Output::Json => {
-            let report = serde_json::json!({
+            let mut report = serde_json::json!({
                 "source": policy.label(),
                 "digest": format!("sha256:{}", policy.digest()),
                 "size": policy.size(),
@@ -263,6 +296,9 @@ fn inspect(args: InspectArgs) -> Result<(), CliError> {
                 "imports": policy.world().imports,
                 "exports": policy.world().exports,
             });
+            if let Some(artifact) = artifact {
+                report["artifact"] = artifact;
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).expect("json serializes")
@@ -293,9 +329,40 @@ fn inspect(args: InspectArgs) -> Result<(), CliError> {
             println!("exports       {}", list(&policy.world().exports, "none"));
             println!("imports       {}", list(&policy.world().imports, "none"));
             println!("config schema {}", info.config_schema);
+            if let Some(pulled) = &pulled {
+                println!("artifact      {}", pulled.pinned);
+                println!("layout        {:?}", pulled.artifact.layout);
+                println!(
+                    "config        {} ({})",
+                    pulled.artifact.config.digest, pulled.artifact.config.media_type
+                );
+                println!(
+                    "layer         {} ({})",
+                    pulled.artifact.layer.digest, pulled.artifact.layer.media_type
+                );
+                for (key, value) in &pulled.artifact.annotations {
+                    println!("annotation    {key}={value}");
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// The artifact's manifest, config and annotations, for `inspect -o json`.
+fn artifact_report(pulled: &PulledPolicy) -> serde_json::Value {
+    let json = |bytes: &[u8]| {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into()))
+    };
+    serde_json::json!({
+        "reference": pulled.pinned.to_string(),
+        "digest": pulled.pinned.digest(),
+        "layout": pulled.artifact.layout,
+        "manifest": json(&pulled.manifest),
+        "config": json(&pulled.config),
+        "annotations": pulled.artifact.annotations,
+    })
 }
 
 fn test(args: TestArgs) -> Result<(), CliError> {
@@ -329,7 +396,7 @@ fn test(args: TestArgs) -> Result<(), CliError> {
         }
     };
     let runtime = args.runtime.runtime()?;
-    let policy = load(&reference, &runtime)?;
+    let policy = load(&reference, &args.runtime, &runtime)?.policy;
     let mut failed = 0;
     for case in &table.cases {
         match case.run(&policy) {

@@ -86,6 +86,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
         prometheus: args.prometheus.clone(),
         state_dir,
         runtime: Arc::new(args.runtime.runtime()?),
+        registry: Some(Arc::new(args.runtime.registry()?)),
     };
     let runtime = super::load::runtime()?;
     runtime.block_on(async move {

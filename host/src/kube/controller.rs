@@ -58,6 +58,8 @@ pub struct ControllerOptions {
     pub journal_dir: PathBuf,
     /// The policy runtime.
     pub runtime: Arc<PolicyRuntime>,
+    /// Where `oci://` policies are pulled from; none refuses them.
+    pub registry: Option<Arc<crate::oci::PolicyRegistry>>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub listen: SocketAddr,
     /// Lease-based leader election, for two or more replicas.
@@ -237,7 +239,12 @@ fn context(client: Client, options: &ControllerOptions, telemetry: Arc<Telemetry
         ),
         hooks: HttpHooks::default(),
         judge: TimedJudge {
-            inner: RuntimeJudge::new(options.runtime.clone()),
+            inner: match &options.registry {
+                Some(registry) => {
+                    RuntimeJudge::new(options.runtime.clone()).with_registry(registry.clone())
+                }
+                None => RuntimeJudge::new(options.runtime.clone()),
+            },
             telemetry: telemetry.clone(),
         },
         journal: DirJournal::new(options.journal_dir.clone()),

@@ -39,6 +39,8 @@ pub struct LocalOptions {
     pub state_dir: PathBuf,
     /// The policy runtime judging each step.
     pub runtime: Arc<PolicyRuntime>,
+    /// Where `oci://` policies are pulled from; none refuses them.
+    pub registry: Option<Arc<crate::oci::PolicyRegistry>>,
 }
 
 /// The shortest analysis interval local mode runs: below it a whole
@@ -184,7 +186,10 @@ impl LocalRun {
             );
         }
         raise_open_files_limit();
-        let judge = RuntimeJudge::new(options.runtime);
+        let mut judge = RuntimeJudge::new(options.runtime);
+        if let Some(registry) = options.registry {
+            judge = judge.with_registry(registry);
+        }
         judge.check(&canary).await.map_err(LocalError::Policy)?;
 
         let stats = Arc::new(TrafficStats::new(

@@ -15,9 +15,18 @@ pub enum LoadError {
         /// The names that exist, comma-separated.
         available: String,
     },
+    /// An OCI reference is bad, or its artifact could not be pulled.
+    #[error(transparent)]
+    Registry(crate::oci::OciError),
+    /// An OCI reference reached a loader that reads local policies only.
+    #[error("{reference} is in a registry; pull it with a PolicyRegistry before loading it")]
+    NotPulled {
+        /// The reference.
+        reference: String,
+    },
     /// The policy file could not be read.
     #[error(
-        "cannot read policy file {path}: {source}; pass a `.wasm` component path or `builtin:NAME`"
+        "cannot read policy file {path}: {source}; pass a `.wasm` component path, `oci://REGISTRY/REPOSITORY:TAG` or `builtin:NAME`"
     )]
     Read {
         /// The file.

@@ -1,4 +1,5 @@
-//! Where a policy's component comes from: a built-in or a file.
+//! Where a policy's component comes from: a built-in, a file or an OCI
+//! registry.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::error::LoadError;
+use crate::oci::OciReference;
 
 /// The policies compiled into this binary, by name.
 const BUILTINS: &[(&str, &[u8])] = &[(
@@ -16,13 +18,17 @@ const BUILTINS: &[(&str, &[u8])] = &[(
     )),
 )];
 
-/// A reference to a policy component: `builtin:NAME` or a file path.
+/// A reference to a policy component: `builtin:NAME`, `oci://…` or a file
+/// path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PolicySource {
     /// A policy embedded in the binary.
     Builtin(&'static str),
     /// A `.wasm` component on disk.
     File(PathBuf),
+    /// An artifact in an OCI registry, pulled through
+    /// [`crate::oci::PolicyRegistry`] before it loads.
+    Oci(OciReference),
 }
 
 impl PolicySource {
@@ -31,7 +37,7 @@ impl PolicySource {
         BUILTINS.iter().map(|(name, _)| *name)
     }
 
-    /// The component's bytes.
+    /// The component's bytes, for a built-in or a file.
     pub fn read(&self) -> Result<Cow<'static, [u8]>, LoadError> {
         match self {
             PolicySource::Builtin(name) => Ok(Cow::Borrowed(
@@ -49,6 +55,9 @@ impl PolicySource {
                         source,
                     })
             }
+            PolicySource::Oci(reference) => Err(LoadError::NotPulled {
+                reference: reference.to_string(),
+            }),
         }
     }
 }
@@ -57,6 +66,12 @@ impl FromStr for PolicySource {
     type Err = LoadError;
 
     fn from_str(s: &str) -> Result<Self, LoadError> {
+        if s.starts_with(crate::oci::SCHEME) {
+            return s
+                .parse()
+                .map(PolicySource::Oci)
+                .map_err(LoadError::Registry);
+        }
         match s.strip_prefix("builtin:") {
             Some(name) => BUILTINS
                 .iter()
@@ -79,6 +94,7 @@ impl fmt::Display for PolicySource {
         match self {
             PolicySource::Builtin(name) => write!(f, "builtin:{name}"),
             PolicySource::File(path) => write!(f, "{}", path.display()),
+            PolicySource::Oci(reference) => write!(f, "{reference}"),
         }
     }
 }

@@ -1,0 +1,101 @@
+//! What can go wrong between a policy and a registry. Every message names
+//! the reference and says what to do.
+
+/// A policy could not be pushed, pulled or read from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// The reference does not parse.
+    #[error(
+        "`{reference}` is not an OCI reference: {message}; write oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST"
+    )]
+    BadReference {
+        /// What was given.
+        reference: String,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// The registry could not be reached or refused the request.
+    #[error(
+        "registry request for {reference} failed: {message}; check the address, your credentials (docker login) and, for a registry without TLS, --insecure-registry"
+    )]
+    Registry {
+        /// The reference asked for.
+        reference: String,
+        /// What the registry or the connection said.
+        message: String,
+    },
+    /// The registry answered that the repository, tag or digest does not
+    /// exist.
+    #[error(
+        "{reference} does not exist in its registry ({message}); check the repository, tag and digest (`skopeo list-tags docker://REGISTRY/REPOSITORY` lists the tags)"
+    )]
+    NotFound {
+        /// The reference asked for.
+        reference: String,
+        /// What the registry said.
+        message: String,
+    },
+    /// The registry is not there and the store holds nothing for the
+    /// reference.
+    #[error(
+        "cannot pull {reference}: {message}, and it is not in the policy cache; bring the registry back or pin a digest that was pulled before"
+    )]
+    Unavailable {
+        /// The reference asked for.
+        reference: String,
+        /// Why the registry could not serve it.
+        message: String,
+    },
+    /// The artifact is not a policy Warbler can run.
+    #[error("{reference} is not a Warbler policy artifact: {message}")]
+    NotAPolicyArtifact {
+        /// The reference.
+        reference: String,
+        /// What was found instead, and what would do.
+        message: String,
+    },
+    /// A blob is larger than allowed.
+    #[error(
+        "{reference}: {what} is {size} bytes, over the {limit}-byte limit; raise --max-policy-size if the policy really is that large"
+    )]
+    TooLarge {
+        /// The reference.
+        reference: String,
+        /// Which blob.
+        what: &'static str,
+        /// Its size (declared, or read so far).
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// Bytes do not match the digest they were asked for by.
+    #[error(
+        "{reference}: {what} has digest {actual}, not the {expected} it was asked for by; the registry or a proxy altered it, so it is not used"
+    )]
+    DigestMismatch {
+        /// The reference.
+        reference: String,
+        /// Which blob.
+        what: &'static str,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// The local store could not be used.
+    #[error("policy cache {path}: {message}; check its permissions or set WARBLER_CACHE_DIR")]
+    Store {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file to push could not be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}

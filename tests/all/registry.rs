@@ -1,0 +1,531 @@
+//! Policies through a real OCI registry (Debian's `docker-registry` on
+//! loopback), driven the way users drive them: `warbler policy push`,
+//! `pull`, `inspect` and `eval` with `oci://` references, including
+//! registries that fail, lie or go away.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+use super::registry_server::{Registry, digest};
+
+const INPUT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/inputs/frontend-step.json"
+);
+
+/// A registry and a fresh policy cache for one test.
+struct Setup {
+    dir: tempfile::TempDir,
+    registry: Registry,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::start(dir.path());
+        Setup { dir, registry }
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// `warbler ARGS` against this registry and cache.
+    fn warbler(&self, args: &[&str]) -> Output {
+        self.warbler_with_cache(args, &self.cache())
+    }
+
+    fn warbler_with_cache(&self, args: &[&str], cache: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_warbler"))
+            .args(args)
+            .arg("--insecure-registry")
+            .arg(self.registry.address())
+            .arg("--cache-dir")
+            .arg(cache)
+            .env("WARBLER_CACHE_KEY", self.dir.path().join("cache.key"))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker"))
+            .output()
+            .expect("the warbler binary runs")
+    }
+
+    /// Push the Rust zscore example as `repository:tag`; the pinned
+    /// reference printed.
+    fn push_zscore(&self, repository: &str) -> String {
+        let target = format!("{}:1.0", self.registry.reference(repository));
+        let output = self.warbler(&["policy", "push", warbler_test_guests::ZSCORE, &target]);
+        assert!(output.status.success(), "push failed: {}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    fn eval(&self, policy: &str) -> Output {
+        self.warbler(&["policy", "eval", "--policy", policy, "--input", INPUT])
+    }
+
+    fn cached_blob(&self, digest: &str) -> PathBuf {
+        self.cache()
+            .join("oci/blobs/sha256")
+            .join(digest.strip_prefix("sha256:").unwrap())
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn verdict(output: &Output) -> Value {
+    assert!(output.status.success(), "eval failed: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn zscore_bytes() -> Vec<u8> {
+    std::fs::read(warbler_test_guests::ZSCORE).unwrap()
+}
+
+/// What the zscore policy decides on the example input, read from its file.
+fn file_verdict() -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_warbler"))
+        .args(["policy", "eval", "--no-cache", "--input", INPUT, "--policy"])
+        .arg(warbler_test_guests::ZSCORE)
+        .output()
+        .unwrap();
+    verdict(&output)
+}
+
+#[test]
+fn a_pushed_policy_prints_its_reference_pinned_to_the_manifest_digest() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let prefix = format!("{}@sha256:", setup.registry.reference("team/zscore"));
+    assert!(pinned.starts_with(&prefix), "{pinned}");
+    assert_eq!(pinned.len(), prefix.len() + 64, "{pinned}");
+}
+
+#[test]
+fn a_pushed_policy_evaluates_from_its_tag_and_from_its_digest_as_from_its_file() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let tagged = format!("{}:1.0", setup.registry.reference("team/zscore"));
+    assert_eq!(verdict(&setup.eval(&tagged)), file_verdict());
+    assert_eq!(verdict(&setup.eval(&pinned)), file_verdict());
+}
+
+#[test]
+fn the_pulled_component_is_byte_for_byte_the_pushed_file() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let output = setup.warbler(&["policy", "pull", &pinned]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), pinned);
+    let cached = std::fs::read(setup.cached_blob(&digest(&zscore_bytes()))).unwrap();
+    assert!(
+        cached == zscore_bytes(),
+        "the cached layer differs from the pushed file"
+    );
+}
+
+#[test]
+fn inspect_shows_the_artifact_its_config_and_the_annotations_from_describe() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let output = setup.warbler(&["policy", "inspect", "-o", "json", &pinned]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let artifact = &report["artifact"];
+    assert_eq!(artifact["reference"], json!(pinned));
+    assert_eq!(artifact["layout"], "cncf");
+    assert_eq!(
+        artifact["annotations"]["org.opencontainers.image.title"],
+        report["info"]["name"]
+    );
+    assert_eq!(
+        artifact["annotations"]["org.opencontainers.image.version"],
+        report["info"]["version"]
+    );
+    assert_eq!(artifact["config"]["os"], "wasip2");
+    assert_eq!(artifact["config"]["architecture"], "wasm");
+    assert_eq!(
+        artifact["config"]["layerDigests"],
+        json!([digest(&zscore_bytes())])
+    );
+    assert_eq!(
+        artifact["config"]["component"]["exports"],
+        report["exports"]
+    );
+    assert_eq!(
+        artifact["config"]["component"]["imports"],
+        report["imports"]
+    );
+    assert_eq!(
+        artifact["manifest"]["layers"][0]["mediaType"],
+        "application/wasm"
+    );
+}
+
+#[test]
+fn skopeo_reads_the_manifest_warbler_pushed() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let output = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!(
+            "docker://{}/team/zscore:1.0",
+            setup.registry.address()
+        ))
+        .output()
+        .expect("skopeo runs; install Debian's `skopeo` (tests/run.sh does)");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let manifest_digest = pinned.rsplit_once('@').unwrap().1;
+    assert_eq!(digest(&output.stdout), manifest_digest);
+}
+
+#[test]
+fn a_policy_copied_by_skopeo_with_its_digest_preserved_loads_from_the_mirror() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let mirror = Registry::start(&setup.dir.path().join("mirror"));
+    let status = Command::new("skopeo")
+        .args([
+            "copy",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!(
+            "docker://{}/team/zscore:1.0",
+            setup.registry.address()
+        ))
+        .arg(format!("docker://{}/mirrored/zscore:1.0", mirror.address()))
+        .output()
+        .expect("skopeo runs");
+    assert!(status.status.success(), "{}", stderr(&status));
+    let manifest_digest = pinned.rsplit_once('@').unwrap().1;
+    let mirrored = format!("{}@{manifest_digest}", mirror.reference("mirrored/zscore"));
+    let output = Command::new(env!("CARGO_BIN_EXE_warbler"))
+        .args(["policy", "eval", "--input", INPUT, "--policy", &mirrored])
+        .arg("--insecure-registry")
+        .arg(mirror.address())
+        .arg("--cache-dir")
+        .arg(setup.dir.path().join("other-cache"))
+        .env("WARBLER_CACHE_KEY", setup.dir.path().join("cache.key"))
+        .output()
+        .unwrap();
+    assert_eq!(verdict(&output), file_verdict());
+}
+
+/// Push the zscore component in another tool's layout, through the
+/// distribution API: `layer` and `config` media types, config bytes.
+async fn push_in_layout(
+    setup: &Setup,
+    repository: &str,
+    layer: &str,
+    config: (&str, &[u8]),
+) -> String {
+    let wasm = zscore_bytes();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": config.0, "digest": digest(config.1), "size": config.1.len() },
+        "layers": [{ "mediaType": layer, "digest": digest(&wasm), "size": wasm.len() }],
+    }))
+    .unwrap();
+    setup
+        .registry
+        .push_raw(
+            repository,
+            "v1",
+            &[&wasm, config.1],
+            &manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .await;
+    format!("{}:v1", setup.registry.reference(repository))
+}
+
+#[tokio::test]
+async fn an_artifact_in_kubewarden_layout_loads() {
+    let setup = Setup::new();
+    let reference = push_in_layout(
+        &setup,
+        "kw/zscore",
+        "application/vnd.wasm.content.layer.v1+wasm",
+        ("application/vnd.wasm.config.v1+json", b"{}"),
+    )
+    .await;
+    assert_eq!(verdict(&setup.eval(&reference)), file_verdict());
+}
+
+#[tokio::test]
+async fn an_artifact_in_the_older_module_layout_loads() {
+    let setup = Setup::new();
+    let reference = push_in_layout(
+        &setup,
+        "module/zscore",
+        "application/vnd.module.wasm.content.layer.v1+wasm",
+        ("application/vnd.oci.image.config.v1+json", b"{}"),
+    )
+    .await;
+    assert_eq!(verdict(&setup.eval(&reference)), file_verdict());
+}
+
+#[tokio::test]
+async fn a_container_image_is_refused_naming_its_layer_type() {
+    let setup = Setup::new();
+    let reference = push_in_layout(
+        &setup,
+        "image/app",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        ("application/vnd.oci.image.config.v1+json", b"{}"),
+    )
+    .await;
+    let output = setup.eval(&reference);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output)
+            .contains("application/vnd.oci.image.layer.v1.tar+gzip` (a container image?)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn an_artifact_with_two_layers_is_refused() {
+    let setup = Setup::new();
+    let wasm = zscore_bytes();
+    let config = b"{}";
+    let layer =
+        json!({ "mediaType": "application/wasm", "digest": digest(&wasm), "size": wasm.len() });
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": digest(config), "size": 2 },
+        "layers": [layer, layer],
+    }))
+    .unwrap();
+    setup
+        .registry
+        .push_raw(
+            "two/layers",
+            "v1",
+            &[&wasm, config],
+            &manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .await;
+    let output = setup.eval(&format!("{}:v1", setup.registry.reference("two/layers")));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("has 2 layers"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn a_core_module_where_a_component_is_needed_is_refused() {
+    let setup = Setup::new();
+    let core = wat::parse_str("(module)").unwrap();
+    let config = b"{}";
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": digest(config), "size": 2 },
+        "layers": [{ "mediaType": "application/wasm", "digest": digest(&core), "size": core.len() }],
+    }))
+    .unwrap();
+    setup
+        .registry
+        .push_raw(
+            "core/module",
+            "v1",
+            &[&core, config],
+            &manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .await;
+    let output = setup.eval(&format!("{}:v1", setup.registry.reference("core/module")));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("core WebAssembly module"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn a_layer_declared_over_the_size_cap_is_refused_before_download() {
+    let setup = Setup::new();
+    let wasm = zscore_bytes();
+    let config = b"{}";
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": digest(config), "size": 2 },
+        "layers": [{ "mediaType": "application/wasm", "digest": digest(&wasm), "size": 3u64 << 20 }],
+    }))
+    .unwrap();
+    setup
+        .registry
+        .push_raw(
+            "big/policy",
+            "v1",
+            &[&wasm, config],
+            &manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .await;
+    let output = setup.warbler(&[
+        "policy",
+        "pull",
+        "--max-policy-mib",
+        "2",
+        &format!("{}:v1", setup.registry.reference("big/policy")),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the component is 3145728 bytes, over the 2097152-byte limit"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!setup.cached_blob(&digest(&wasm)).exists());
+}
+
+#[test]
+fn a_tampered_layer_is_refused_and_nothing_corrupt_is_cached() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let layer = digest(&zscore_bytes());
+    let mut tampered = zscore_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0xff;
+    std::fs::write(setup.registry.blob_file(&layer), &tampered).unwrap();
+    let output = setup.eval(&pinned);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("not the {layer} it was asked for by")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!setup.cached_blob(&layer).exists());
+}
+
+#[test]
+fn a_digest_the_registry_does_not_hold_is_a_clear_error() {
+    let setup = Setup::new();
+    setup.push_zscore("team/zscore");
+    let missing = format!(
+        "{}@sha256:{}",
+        setup.registry.reference("team/zscore"),
+        "0".repeat(64)
+    );
+    let output = setup.eval(&missing);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not exist in its registry"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_missing_tag_is_a_clear_error_naming_the_reference() {
+    let setup = Setup::new();
+    setup.push_zscore("team/zscore");
+    let missing = format!("{}:9.9", setup.registry.reference("team/zscore"));
+    let output = setup.eval(&missing);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("{missing} does not exist in its registry")),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_pulled_policy_keeps_working_by_digest_and_by_tag_while_the_registry_is_down() {
+    let mut setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let tagged = format!("{}:1.0", setup.registry.reference("team/zscore"));
+    assert!(setup.warbler(&["policy", "pull", &tagged]).status.success());
+    setup.registry.stop();
+    assert_eq!(verdict(&setup.eval(&pinned)), file_verdict());
+    let by_tag = setup.eval(&tagged);
+    assert_eq!(verdict(&by_tag), file_verdict());
+    assert!(
+        stderr(&by_tag)
+            .contains("registry unreachable; using the digest this tag resolved to before"),
+        "{}",
+        stderr(&by_tag)
+    );
+}
+
+#[test]
+fn a_policy_never_pulled_is_a_clear_error_while_the_registry_is_down() {
+    let mut setup = Setup::new();
+    let tagged = format!("{}:1.0", setup.registry.reference("team/zscore"));
+    setup.push_zscore("team/zscore");
+    setup.registry.stop();
+    let output = setup.eval(&tagged);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("and it is not in the policy cache"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_registry_that_never_answers_fails_the_pull_instead_of_hanging() {
+    let setup = Setup::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_warbler"))
+        .args(["policy", "pull", "--registry-timeout", "1"])
+        .arg(format!("oci://{address}/team/zscore:1.0"))
+        .arg("--insecure-registry")
+        .arg(&address)
+        .arg("--cache-dir")
+        .arg(setup.cache())
+        .output()
+        .unwrap();
+    drop(listener);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&address), "{}", stderr(&output));
+}
+
+#[test]
+fn a_corrupt_cached_component_is_fetched_again() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    assert!(setup.warbler(&["policy", "pull", &pinned]).status.success());
+    let cached = setup.cached_blob(&digest(&zscore_bytes()));
+    std::fs::write(&cached, b"corrupt").unwrap();
+    assert_eq!(verdict(&setup.eval(&pinned)), file_verdict());
+    assert!(std::fs::read(&cached).unwrap() == zscore_bytes());
+}
+
+#[test]
+fn two_pulls_of_one_policy_at_once_both_succeed() {
+    let setup = Setup::new();
+    let pinned = setup.push_zscore("team/zscore");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_warbler"))
+            .args(["policy", "pull", &pinned])
+            .arg("--insecure-registry")
+            .arg(setup.registry.address())
+            .arg("--cache-dir")
+            .arg(setup.cache())
+            .env("WARBLER_CACHE_KEY", setup.dir.path().join("cache.key"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert!(std::fs::read(setup.cached_blob(&digest(&zscore_bytes()))).unwrap() == zscore_bytes());
+}
