@@ -32,6 +32,7 @@ impl Registry {
 
     /// A registry storing under `dir`, serving TLS when given.
     pub fn start_with(dir: &Path, tls: Option<Tls<'_>>) -> Registry {
+        std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let root = dir.join("registry-storage");
         let config = dir.join(format!("registry-{port}.yml"));
