@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::registry_server::{Registry, digest};
 
+const CNCF_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 const INPUT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../examples/inputs/frontend-step.json"
@@ -214,33 +215,49 @@ fn a_policy_copied_by_skopeo_with_its_digest_preserved_loads_from_the_mirror() {
     assert_eq!(verdict(&output), file_verdict());
 }
 
-/// Push the zscore component in another tool's layout, through the
-/// distribution API: `layer` and `config` media types, config bytes.
+/// A layer descriptor of `media_type` for `bytes`, declaring `size`.
+fn layer(media_type: &str, bytes: &[u8], size: u64) -> Value {
+    json!({ "mediaType": media_type, "digest": digest(bytes), "size": size })
+}
+
+/// Push a manifest of `layers` over `config` (media type, bytes) as
+/// `repository:v1` through the distribution API, uploading `blobs` and the
+/// config first; the reference.
+async fn push_manifest(
+    setup: &Setup,
+    repository: &str,
+    config: (&str, &[u8]),
+    layers: &[Value],
+    blobs: &[&[u8]],
+) -> String {
+    let media_type = "application/vnd.oci.image.manifest.v1+json";
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": { "mediaType": config.0, "digest": digest(config.1), "size": config.1.len() },
+        "layers": layers,
+    }))
+    .unwrap();
+    let mut uploads = blobs.to_vec();
+    uploads.push(config.1);
+    setup
+        .registry
+        .push_raw(repository, "v1", &uploads, &manifest, media_type)
+        .await;
+    format!("{}:v1", setup.registry.reference(repository))
+}
+
+/// Push the zscore component in another tool's layout: `layer` and
+/// `config` media types, config bytes.
 async fn push_in_layout(
     setup: &Setup,
     repository: &str,
-    layer: &str,
+    layer_type: &str,
     config: (&str, &[u8]),
 ) -> String {
     let wasm = zscore_bytes();
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": config.0, "digest": digest(config.1), "size": config.1.len() },
-        "layers": [{ "mediaType": layer, "digest": digest(&wasm), "size": wasm.len() }],
-    }))
-    .unwrap();
-    setup
-        .registry
-        .push_raw(
-            repository,
-            "v1",
-            &[&wasm, config.1],
-            &manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-        )
-        .await;
-    format!("{}:v1", setup.registry.reference(repository))
+    let layers = [layer(layer_type, &wasm, wasm.len() as u64)];
+    push_manifest(setup, repository, config, &layers, &[&wasm]).await
 }
 
 #[tokio::test]
@@ -293,27 +310,16 @@ async fn a_container_image_is_refused_naming_its_layer_type() {
 async fn an_artifact_with_two_layers_is_refused() {
     let setup = Setup::new();
     let wasm = zscore_bytes();
-    let config = b"{}";
-    let layer =
-        json!({ "mediaType": "application/wasm", "digest": digest(&wasm), "size": wasm.len() });
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": digest(config), "size": 2 },
-        "layers": [layer, layer],
-    }))
-    .unwrap();
-    setup
-        .registry
-        .push_raw(
-            "two/layers",
-            "v1",
-            &[&wasm, config],
-            &manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-        )
-        .await;
-    let output = setup.eval(&format!("{}:v1", setup.registry.reference("two/layers")));
+    let wasm_layer = layer("application/wasm", &wasm, wasm.len() as u64);
+    let reference = push_manifest(
+        &setup,
+        "two/layers",
+        (CNCF_CONFIG, b"{}"),
+        &[wasm_layer.clone(), wasm_layer],
+        &[&wasm],
+    )
+    .await;
+    let output = setup.eval(&reference);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("has 2 layers"),
@@ -326,25 +332,16 @@ async fn an_artifact_with_two_layers_is_refused() {
 async fn a_core_module_where_a_component_is_needed_is_refused() {
     let setup = Setup::new();
     let core = wat::parse_str("(module)").unwrap();
-    let config = b"{}";
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": digest(config), "size": 2 },
-        "layers": [{ "mediaType": "application/wasm", "digest": digest(&core), "size": core.len() }],
-    }))
-    .unwrap();
-    setup
-        .registry
-        .push_raw(
-            "core/module",
-            "v1",
-            &[&core, config],
-            &manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-        )
-        .await;
-    let output = setup.eval(&format!("{}:v1", setup.registry.reference("core/module")));
+    let layers = [layer("application/wasm", &core, core.len() as u64)];
+    let reference = push_manifest(
+        &setup,
+        "core/module",
+        (CNCF_CONFIG, b"{}"),
+        &layers,
+        &[&core],
+    )
+    .await;
+    let output = setup.eval(&reference);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("core WebAssembly module"),
@@ -357,31 +354,16 @@ async fn a_core_module_where_a_component_is_needed_is_refused() {
 async fn a_layer_declared_over_the_size_cap_is_refused_before_download() {
     let setup = Setup::new();
     let wasm = zscore_bytes();
-    let config = b"{}";
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": digest(config), "size": 2 },
-        "layers": [{ "mediaType": "application/wasm", "digest": digest(&wasm), "size": 3u64 << 20 }],
-    }))
-    .unwrap();
-    setup
-        .registry
-        .push_raw(
-            "big/policy",
-            "v1",
-            &[&wasm, config],
-            &manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-        )
-        .await;
-    let output = setup.warbler(&[
-        "policy",
-        "pull",
-        "--max-policy-mib",
-        "2",
-        &format!("{}:v1", setup.registry.reference("big/policy")),
-    ]);
+    let layers = [layer("application/wasm", &wasm, 3 << 20)];
+    let reference = push_manifest(
+        &setup,
+        "big/policy",
+        (CNCF_CONFIG, b"{}"),
+        &layers,
+        &[&wasm],
+    )
+    .await;
+    let output = setup.warbler(&["policy", "pull", "--max-policy-mib", "2", &reference]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("the component is 3145728 bytes, over the 2097152-byte limit"),

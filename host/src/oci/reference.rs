@@ -47,15 +47,6 @@ impl OciReference {
         ))
     }
 
-    /// Another tag in the same repository (cosign's `sha256-….sig`).
-    pub fn with_tag(&self, tag: &str) -> OciReference {
-        OciReference(Reference::with_tag(
-            self.0.registry().to_owned(),
-            self.0.repository().to_owned(),
-            tag.to_owned(),
-        ))
-    }
-
     pub(crate) fn as_reference(&self) -> &Reference {
         &self.0
     }

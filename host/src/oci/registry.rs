@@ -110,11 +110,6 @@ impl PolicyRegistry {
         })
     }
 
-    /// The store pulls land in.
-    pub fn store(&self) -> &BlobStore {
-        &self.store
-    }
-
     fn auth(&self, reference: &OciReference) -> Result<RegistryAuth, OciError> {
         self.options
             .credentials
