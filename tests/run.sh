@@ -15,6 +15,8 @@ need=()
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
+# Signing keys and signatures made outside Warbler, for its cosign checks.
+command -v openssl >/dev/null || need+=(openssl)
 command -v python3 >/dev/null || need+=(python3)
 command -v componentize-py >/dev/null || python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v npm >/dev/null || need+=(nodejs npm)

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use warbler_guest_sdk::{Input, Verdict};
 
 use crate::canary::Canary;
-use crate::oci::PolicyRegistry;
+use crate::oci::{PolicyRegistry, TrustedKeys};
 use crate::policy::{PolicyPre, PolicyRuntime, PolicySource};
 use crate::ports::Judge;
 use crate::reconciler::{policy_config, policy_ref};
@@ -23,16 +23,30 @@ pub struct RuntimeJudge {
     /// runs; a file is loaded again only when its size or modification time
     /// changes, instead of being read and hashed at every step of every
     /// canary. An `oci://` tag is resolved once: the policy it gave is
-    /// kept while the process runs.
-    loaded: Mutex<HashMap<PolicySource, Loaded>>,
+    /// kept while the process runs. Keyed by the signatures required too,
+    /// so that a Canary that requires some never gets a policy another
+    /// Canary loaded without checking them.
+    loaded: Mutex<HashMap<PolicyKey, Loaded>>,
     /// Held while a policy loads, so that canaries asking for the same
     /// uncached policy at once (a controller starting with thousands) wait
     /// for one compile instead of each running its own.
     loading: tokio::sync::Mutex<()>,
 }
 
+/// A policy and the signatures it was required to carry.
+type PolicyKey = (PolicySource, Option<TrustedKeys>);
+
 /// A loaded policy and, for a file, the stamp it was loaded at.
 type Loaded = (Option<FileStamp>, Arc<PolicyPre>);
+
+/// A policy that loaded and accepted its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPolicy {
+    /// The component's sha256.
+    pub digest: String,
+    /// For an `oci://` policy, its reference pinned to the manifest digest.
+    pub resolved: Option<String>,
+}
 
 /// What tells a policy file changed without reading it.
 type FileStamp = (u64, Option<SystemTime>);
@@ -67,9 +81,14 @@ impl RuntimeJudge {
     /// the map's lock, so canaries whose policy is loaded keep being judged
     /// meanwhile; one load runs at a time, and those waiting for it find
     /// its result.
-    async fn policy(&self, source: &PolicySource) -> Result<Arc<PolicyPre>, String> {
+    async fn policy(
+        &self,
+        source: &PolicySource,
+        trust: Option<TrustedKeys>,
+    ) -> Result<Arc<PolicyPre>, String> {
         let stamp = stamp(source);
-        if let Some(policy) = self.cached(source, &stamp) {
+        let key = (source.clone(), trust);
+        if let Some(policy) = self.cached(&key, &stamp) {
             return Ok(policy);
         }
         // Pulled before the load lock is taken: a registry that hangs
@@ -79,13 +98,16 @@ impl RuntimeJudge {
                 let registry = self.registry.as_ref().ok_or_else(|| {
                     format!("{reference}: this command cannot pull policies from registries")
                 })?;
-                let pulled = registry.pull(reference).await.map_err(|e| e.to_string())?;
+                let pulled = registry
+                    .pull(reference, key.1.as_ref())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Some((pulled.pinned.to_string(), pulled.wasm))
             }
             _ => None,
         };
         let _loading = self.loading.lock().await;
-        if let Some(policy) = self.cached(source, &stamp) {
+        if let Some(policy) = self.cached(&key, &stamp) {
             return Ok(policy);
         }
         let runtime = self.runtime.clone();
@@ -98,48 +120,66 @@ impl RuntimeJudge {
             .map_err(|e| e.to_string())
         })
         .await?;
-        self.lock().insert(source.clone(), (stamp, policy.clone()));
+        self.lock().insert(key, (stamp, policy.clone()));
         Ok(policy)
     }
 
-    fn cached(&self, source: &PolicySource, stamp: &Option<FileStamp>) -> Option<Arc<PolicyPre>> {
+    fn cached(&self, key: &PolicyKey, stamp: &Option<FileStamp>) -> Option<Arc<PolicyPre>> {
         let loaded = self.lock();
-        let (seen, policy) = loaded.get(source)?;
+        let (seen, policy) = loaded.get(key)?;
         (seen == stamp).then(|| policy.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicySource, Loaded>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicyKey, Loaded>> {
         self.loaded.lock().expect("judge cache poisoned")
     }
 
     /// Load the policy `canary` names and have it check its configuration,
-    /// so that a bad policy or config stops a run before it starts; the
-    /// component's sha256 when it passes.
-    pub async fn check(&self, canary: &Canary) -> Result<String, String> {
+    /// so that a bad policy or config stops a run before it starts; what
+    /// was loaded when it passes.
+    pub async fn check(&self, canary: &Canary) -> Result<CheckedPolicy, String> {
         let reference = policy_ref(canary);
         let source: PolicySource = reference
             .parse()
             .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
         let policy = self
-            .policy(&source)
+            .policy(&source, trust(canary)?)
             .await
             .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
         let config = policy_config(canary);
-        let digest = policy.digest().to_owned();
+        let checked = CheckedPolicy {
+            digest: policy.digest().to_owned(),
+            resolved: match source {
+                PolicySource::Oci(_) => Some(policy.label().to_owned()),
+                _ => None,
+            },
+        };
         off_runtime(move || policy.validate_config(&config).map_err(|e| e.to_string()))
             .await
             .map_err(|e| format!("spec.analysis.policy.config: {e}"))?;
-        Ok(digest)
+        Ok(checked)
     }
 }
 
 impl Judge for RuntimeJudge {
     async fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String> {
         let source: PolicySource = policy_ref(canary).parse().map_err(|e| format!("{e}"))?;
-        let policy = self.policy(&source).await?;
+        let policy = self.policy(&source, trust(canary)?).await?;
         let input = input.clone();
         off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await
     }
+}
+
+/// The signatures `canary` requires of its policy.
+fn trust(canary: &Canary) -> Result<Option<TrustedKeys>, String> {
+    canary
+        .spec
+        .analysis
+        .policy
+        .as_ref()
+        .and_then(|p| p.verify.as_ref())
+        .map(|v| v.trusted_keys())
+        .transpose()
 }
 
 /// Run `work` (a policy load or call) on the blocking pool. Off the async

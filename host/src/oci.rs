@@ -5,7 +5,8 @@
 //! Kubewarden's and the older module layouts load too. What is pulled lands
 //! in a content-addressed [`BlobStore`] and is re-verified on every read, so
 //! a policy pinned by digest, or a tag resolved once, keeps working while the
-//! registry is down.
+//! registry is down. Policies can be required to carry cosign-compatible
+//! keyed signatures, checked before anything runs.
 
 mod artifact;
 mod credentials;
@@ -13,6 +14,7 @@ mod digest;
 mod error;
 mod reference;
 mod registry;
+mod signature;
 mod store;
 
 pub use artifact::{ArtifactToPush, Layout, PolicyArtifact, Provenance};
@@ -20,4 +22,8 @@ pub use credentials::DockerConfig;
 pub use error::OciError;
 pub use reference::{OciReference, SCHEME};
 pub use registry::{DEFAULT_MAX_POLICY_SIZE, PolicyRegistry, PulledPolicy, RegistryOptions};
+pub use signature::{
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, TrustedKey, TrustedKeys,
+    signature_tag,
+};
 pub use store::BlobStore;

@@ -14,6 +14,8 @@ use serde_json::Value;
 use exporter::Health;
 use fixture::{Fixture, kubectl, try_kubectl};
 
+use super::registry_server::Registry;
+
 const INIT: Duration = Duration::from_secs(90);
 const RUN: Duration = fixture::RUN_TIMEOUT;
 
@@ -545,4 +547,171 @@ async fn a_canary_with_hanging_metrics_and_a_runaway_policy_does_not_delay_anoth
             >= 2
     );
     assert_eq!(fixture.status_of("backend")["phase"], "Progressing");
+}
+
+/// The seed's Canary judged by `policy` (an `oci://` reference).
+fn seed_with_policy(fixture: &Fixture, policy: &str) -> String {
+    let seed = fixture.seed_canary();
+    let with = seed.replacen(
+        "    interval: 10s\n",
+        &format!("    interval: 10s\n    policy:\n      ref: {policy}\n"),
+        1,
+    );
+    assert_ne!(
+        with, seed,
+        "the seed's analysis has no `interval: 10s` line"
+    );
+    with
+}
+
+/// The `backend` Deployment at `image` and a Canary of it whose policy
+/// must be signed by `key`.
+fn backend_requiring_signature(fixture: &Fixture, image: &str, policy: &str, key: &str) -> String {
+    let deployment = fixture.deployment(image).replace("frontend", "backend");
+    let namespace = &fixture.namespace;
+    let key = key.replace('\n', "\\n");
+    format!(
+        r#"{deployment}
+---
+apiVersion: warbler.dev/v1alpha1
+kind: Canary
+metadata: {{ name: backend, namespace: {namespace} }}
+spec:
+  targetRef: {{ apiVersion: apps/v1, kind: Deployment, name: backend }}
+  service: {{ port: 9898 }}
+  analysis:
+    interval: 10s
+    threshold: 5
+    maxWeight: 50
+    stepWeight: 10
+    policy:
+      ref: {policy}
+      verify: {{ keys: ["{key}"] }}
+"#
+    )
+}
+
+/// `warbler policy push FILE TARGET` to the loopback `registry`; the
+/// pinned reference.
+fn push_policy(fixture: &Fixture, registry: &Registry, file: &str, target: &str) -> String {
+    let push = std::process::Command::new(env!("CARGO_BIN_EXE_warbler"))
+        .args(["policy", "push", file, target])
+        .args(["--insecure-registry", &registry.address()])
+        .arg("--cache-dir")
+        .arg(fixture.dir.path().join("push-cache"))
+        .env("WARBLER_CACHE_KEY", fixture.dir.path().join("push.key"))
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    String::from_utf8(push.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a cluster"]
+async fn a_registry_policy_judges_its_run_to_the_end_while_another_canarys_unsigned_one_is_refused()
+{
+    let mut fixture = Fixture::new("registry").await;
+    let registry = Registry::start(fixture.dir.path());
+    let insecure = ["--insecure-registry", &registry.address()];
+    let target = format!("{}:1.0", registry.reference("policies/threshold"));
+    let pinned = push_policy(&fixture, &registry, "builtin:threshold", &target);
+    let alice = super::signatures::Signer::new(fixture.dir.path(), "alice");
+    fixture.apply(&seed_with_policy(&fixture, &target));
+    fixture.apply(&backend_requiring_signature(
+        &fixture,
+        "ghcr.io/stefanprodan/podinfo:6.0.0",
+        &target,
+        &alice.public_pem(),
+    ));
+    let first = fixture.start_controller(&insecure).identity.clone();
+    let status = fixture.wait_for_phase("Initialized", INIT).await;
+    assert_eq!(status["policy"], target.as_str());
+    assert_eq!(status["resolvedPolicy"], pinned.as_str());
+
+    // The other Canary's policy is unsigned: refused, named, not started.
+    fixture
+        .wait_for("backend refused for its policy", INIT, |_| {
+            ready_condition(&fixture.status_of("backend"))["reason"] == "PolicyRefused"
+        })
+        .await;
+    let ready = ready_condition(&fixture.status_of("backend"));
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.analysis.policy.ref: ") && message.contains("is not signed"),
+        "{message}"
+    );
+    let notes = || {
+        let events = kubectl(
+            &[
+                "get",
+                "events.events.k8s.io",
+                "-n",
+                &fixture.namespace,
+                "-o",
+                "json",
+            ],
+            None,
+        );
+        let events: Value = serde_json::from_str(&events).unwrap();
+        events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["regarding"]["name"] == "backend")
+            .filter_map(|e| e["note"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !notes().iter().any(|n| n.contains("is not signed")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Event says the backend's policy is not signed: {:?}",
+            notes()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        fixture.get("deployment", "backend-primary").is_none(),
+        "the refused Canary was initialized"
+    );
+
+    // Mid-run the controller dies and the tag moves to another policy: the
+    // run goes on with the one it started with.
+    fixture.apply(&fixture.deployment("ghcr.io/stefanprodan/podinfo:6.0.1"));
+    fixture.wait_for_weight(20).await;
+    fixture.kill_controller(&first);
+    let moved = push_policy(&fixture, &registry, warbler_test_guests::ZSCORE, &target);
+    assert_ne!(moved, pinned);
+    fixture.start_controller(&insecure);
+    fixture.wait_for_phase("Succeeded", RUN).await;
+    let journal = fixture.journal();
+    assert_no_step_twice(&journal);
+    let policies: Vec<&str> = journal
+        .iter()
+        .map(|entry| entry["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies.len(), 6, "{}", fixture.logs());
+    assert!(
+        policies.iter().all(|p| *p == target || *p == pinned),
+        "a step was judged by the moved tag: {policies:?}"
+    );
+    assert!(
+        policies.last() == Some(&pinned.as_str()),
+        "after the restart the run was not judged by its pinned policy: {policies:?}"
+    );
+}
+
+/// The `Ready` condition of a Canary's status (null when there is none).
+fn ready_condition(status: &Value) -> Value {
+    status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap_or(Value::Null)
 }

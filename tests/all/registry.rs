@@ -11,34 +11,34 @@ use serde_json::{Value, json};
 use super::registry_server::{Registry, digest};
 
 const CNCF_CONFIG: &str = "application/vnd.wasm.config.v0+json";
-const INPUT: &str = concat!(
+pub(super) const INPUT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../examples/inputs/frontend-step.json"
 );
 
 /// A registry and a fresh policy cache for one test.
-struct Setup {
-    dir: tempfile::TempDir,
-    registry: Registry,
+pub(super) struct Setup {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) registry: Registry,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub(super) fn new() -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let registry = Registry::start(dir.path());
         Setup { dir, registry }
     }
 
-    fn cache(&self) -> PathBuf {
+    pub(super) fn cache(&self) -> PathBuf {
         self.dir.path().join("cache")
     }
 
     /// `warbler ARGS` against this registry and cache.
-    fn warbler(&self, args: &[&str]) -> Output {
+    pub(super) fn warbler(&self, args: &[&str]) -> Output {
         self.warbler_with_cache(args, &self.cache())
     }
 
-    fn warbler_with_cache(&self, args: &[&str], cache: &Path) -> Output {
+    pub(super) fn warbler_with_cache(&self, args: &[&str], cache: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_warbler"))
             .args(args)
             .arg("--insecure-registry")
@@ -53,39 +53,39 @@ impl Setup {
 
     /// Push the Rust zscore example as `repository:tag`; the pinned
     /// reference printed.
-    fn push_zscore(&self, repository: &str) -> String {
+    pub(super) fn push_zscore(&self, repository: &str) -> String {
         let target = format!("{}:1.0", self.registry.reference(repository));
         let output = self.warbler(&["policy", "push", warbler_test_guests::ZSCORE, &target]);
         assert!(output.status.success(), "push failed: {}", stderr(&output));
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
 
-    fn eval(&self, policy: &str) -> Output {
+    pub(super) fn eval(&self, policy: &str) -> Output {
         self.warbler(&["policy", "eval", "--policy", policy, "--input", INPUT])
     }
 
-    fn cached_blob(&self, digest: &str) -> PathBuf {
+    pub(super) fn cached_blob(&self, digest: &str) -> PathBuf {
         self.cache()
             .join("oci/blobs/sha256")
             .join(digest.strip_prefix("sha256:").unwrap())
     }
 }
 
-fn stderr(output: &Output) -> String {
+pub(super) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn verdict(output: &Output) -> Value {
+pub(super) fn verdict(output: &Output) -> Value {
     assert!(output.status.success(), "eval failed: {}", stderr(output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn zscore_bytes() -> Vec<u8> {
+pub(super) fn zscore_bytes() -> Vec<u8> {
     std::fs::read(warbler_test_guests::ZSCORE).unwrap()
 }
 
 /// What the zscore policy decides on the example input, read from its file.
-fn file_verdict() -> Value {
+pub(super) fn file_verdict() -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_warbler"))
         .args(["policy", "eval", "--no-cache", "--input", INPUT, "--policy"])
         .arg(warbler_test_guests::ZSCORE)

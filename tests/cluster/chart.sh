@@ -116,7 +116,8 @@ check "fake nodes are Ready" k wait --for=condition=Ready node -l type=kwok --ti
 # --- The chart, offline ---------------------------------------------------------------
 check "helm lint --strict" helm lint --strict "$chart"
 for set in watchNamespace=apps "leaderElection=false,replicas=1" loadtester.enabled=true \
-    "serviceAccount.create=false,serviceAccount.name=other"; do
+    "serviceAccount.create=false,serviceAccount.name=other" journal.persistence.enabled=true \
+    registry.verify.keysConfigMap=signers; do
     expect "helm lint --strict --set $set" helm lint --strict "$chart" --set "$set" >/dev/null
 done
 expect "the chart's crds/ is a copy of deploy/crds/warbler.dev.yaml" \
@@ -191,6 +192,65 @@ loadtester_ports() { # FILE: Service port 80 to the container's port 8080, named
 expect "loadtester: Service port 80 -> container port 8080 (http)" loadtester_ports "$tmp/loadtester.yaml"
 expect "deploy/loadtester.yaml: Service port 80 -> container port 8080 (http)" \
     loadtester_ports "$deploy/loadtester.yaml"
+
+check "helm template --set journal.persistence.enabled=true" render journal \
+    --set journal.persistence.enabled=true,journal.persistence.size=5Gi
+expect "journal persistence: a PersistentVolumeClaim beside the controller" same_lines \
+    "$(printf '%s\n' PersistentVolumeClaim/warbler/warbler-journal $(objects "$tmp/default.yaml") | sort)" \
+    "$(objects "$tmp/journal.yaml")"
+journal_claim_absent() { # FILE: no claim, the state volume is an emptyDir
+    ! doc Deployment warbler "$1" | grep -q claimName
+}
+journal_claim() { # FILE CLAIM: the state volume is that claim, and the chart's PVC is RWX 5Gi
+    local dep
+    dep=$(doc Deployment warbler "$1")
+    grep -qx "          claimName: $2" <<<"$dep" && ! grep -q 'emptyDir: {}' <<<"$dep"
+}
+expect "journal persistence: the state volume is the claim" journal_claim "$tmp/journal.yaml" warbler-journal
+expect "journal persistence: ReadWriteMany, 5Gi, kept on uninstall" bash -c \
+    'grep -qx "    - ReadWriteMany" <<<"$1" && grep -qx "      storage: 5Gi" <<<"$1" &&
+        grep -qx "    helm.sh/resource-policy: keep" <<<"$1"' _ \
+    "$(doc PersistentVolumeClaim warbler-journal "$tmp/journal.yaml")"
+check "helm template --set journal.persistence.existingClaim=mine" render journal_mine \
+    --set journal.persistence.enabled=true,journal.persistence.existingClaim=mine
+expect "journal persistence with existingClaim: no PVC of the chart's" same_lines \
+    "$(objects "$tmp/default.yaml")" "$(objects "$tmp/journal_mine.yaml")"
+expect "journal persistence with existingClaim: the state volume is that claim" \
+    journal_claim "$tmp/journal_mine.yaml" mine
+expect "default render: the journal on an emptyDir" journal_claim_absent "$tmp/default.yaml"
+refused_rwo_standby() {
+    local out
+    if out=$(render refused --set journal.persistence.enabled=true \
+        --set 'journal.persistence.accessModes={ReadWriteOnce}' 2>&1); then
+        log "rendered a ReadWriteOnce journal claim for 2 replicas"
+        return 1
+    fi
+    grep -q 'journal.persistence.accessModes' <<<"$out" || { log "$out"; return 1; }
+}
+expect "a ReadWriteOnce journal claim with 2 replicas is refused, naming the setting" refused_rwo_standby
+expect "a ReadWriteOnce journal claim with 1 replica renders" render rwo_single \
+    --set journal.persistence.enabled=true,replicas=1,leaderElection=false \
+    --set 'journal.persistence.accessModes={ReadWriteOnce}'
+
+check "helm template with registry credentials, CA, insecure registry and required signers" \
+    render registry --set registry.authSecret=pull,registry.caConfigMap=registry-ca \
+    --set 'registry.insecure={registry.test:5000}' \
+    --set registry.verify.keysConfigMap=signers,registry.verify.minimum=2
+expect "registry: the controller's flags point at the mounts" args_have "$tmp/registry.yaml" \
+    --registry-auth=/etc/warbler/registry-auth/.dockerconfigjson \
+    --registry-ca=/etc/warbler/registry-ca/ca.crt --insecure-registry=registry.test:5000 \
+    --verify-key=/etc/warbler/verify-keys --verify-minimum=2
+registry_mounts() { # FILE: the Secret and ConfigMaps are mounted read-only where the flags say
+    local dep
+    dep=$(doc Deployment warbler "$1")
+    grep -qx '          secretName: pull' <<<"$dep" && grep -qx '          name: registry-ca' <<<"$dep" &&
+        grep -qx '          name: signers' <<<"$dep" &&
+        [ "$(grep -c '          readOnly: true' <<<"$dep")" = 3 ]
+}
+expect "registry: the Secret and ConfigMaps are mounted read-only" registry_mounts "$tmp/registry.yaml"
+expect "default render: no registry flags" bash -c \
+    '! grep -qE -- "--(registry-auth|registry-ca|insecure-registry|verify-key)" <<<"$1"' _ \
+    "$(doc Deployment warbler "$tmp/default.yaml")"
 
 # --- Route CRDs, the namespace, the chart ------------------------------------------
 # The Gateway API CRD is larger than the 256 KiB annotation that client-side

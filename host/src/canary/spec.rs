@@ -384,6 +384,53 @@ pub struct PolicySpec {
     /// decides cannot keep a canary at its weight forever.
     #[serde(default = "default_max_holds")]
     pub max_holds: u32,
+    /// The signatures an `oci://` policy must carry before it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<PolicyVerification>,
+}
+
+/// `spec.analysis.policy.verify` (Warbler): cosign-compatible keyed
+/// signatures the policy must carry; an unsigned or wrongly signed policy is
+/// refused before it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyVerification {
+    /// Public keys (PEM, ECDSA P-256): each signer's `cosign.pub`.
+    #[schemars(length(min = 1))]
+    pub keys: Vec<String>,
+    /// How many of the keys must have signed the policy.
+    #[serde(default = "default_minimum_signers")]
+    #[schemars(range(min = 1))]
+    pub minimum: u32,
+    /// `REGISTRY/REPOSITORY` holding the signatures, when it is not the
+    /// policy's own (cosign's `COSIGN_REPOSITORY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+}
+
+fn default_minimum_signers() -> u32 {
+    1
+}
+
+impl PolicyVerification {
+    /// The keys and minimum as the registry checks them; an error names
+    /// the field.
+    pub fn trusted_keys(&self) -> Result<crate::oci::TrustedKeys, String> {
+        let keys = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, pem)| {
+                crate::oci::TrustedKey::from_pem(
+                    &format!("spec.analysis.policy.verify.keys[{i}]"),
+                    pem,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| err.to_string())?;
+        crate::oci::TrustedKeys::new(keys, self.minimum as usize, self.repository.clone())
+            .map_err(|err| format!("spec.analysis.policy.verify: {err}"))
+    }
 }
 
 /// [`PolicySpec::max_holds`] when unset: ten intervals of waiting for data

@@ -72,6 +72,11 @@ pub struct CanaryResourceStatus {
     /// The sha256 of the policy component last loaded for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_digest: Option<String>,
+    /// An `oci://` policy pinned to the manifest its reference resolved to
+    /// (`oci://…@sha256:…`): a run in flight is judged by it to the end,
+    /// across controller restarts, even if its tag moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_policy: Option<String>,
     /// The last step's decision and its reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verdict: Option<String>,

@@ -76,6 +76,17 @@ impl Canary {
                 ));
             }
         }
+        if let Some(policy) = &analysis.policy
+            && let Some(verify) = &policy.verify
+        {
+            if !policy.reference.starts_with(crate::oci::SCHEME) {
+                return Err(format!(
+                    "spec.analysis.policy.verify: `{}` is not an oci:// policy, and only those carry signatures; remove verify, or push the policy (`warbler policy push`) and sign it",
+                    policy.reference
+                ));
+            }
+            verify.trusted_keys()?;
+        }
         let mut notices = Vec::new();
         if analysis.metrics.is_empty() {
             notices.push(
@@ -131,6 +142,28 @@ mod tests {
 
     fn error(analysis: &str) -> String {
         manifest(analysis, "").check(SECOND).unwrap_err()
+    }
+
+    #[test]
+    fn signatures_required_of_a_policy_that_is_not_in_a_registry_are_refused() {
+        let err = error("    policy:\n      ref: builtin:threshold\n      verify: { keys: [x] }\n");
+        assert!(
+            err.starts_with(
+                "spec.analysis.policy.verify: `builtin:threshold` is not an oci:// policy"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_verification_key_that_is_not_pem_is_refused_naming_its_index() {
+        let err = error(
+            "    policy:\n      ref: oci://registry.test/p:1\n      verify: { keys: [not-a-key] }\n",
+        );
+        assert!(
+            err.starts_with("verification key spec.analysis.policy.verify.keys[0]: not PEM"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -343,6 +343,9 @@ fn inspect(args: InspectArgs) -> Result<(), CliError> {
                 for (key, value) in &pulled.artifact.annotations {
                     println!("annotation    {key}={value}");
                 }
+                for signer in &pulled.signers {
+                    println!("signed by     {signer}");
+                }
             }
         }
     }
@@ -362,6 +365,7 @@ fn artifact_report(pulled: &PulledPolicy) -> serde_json::Value {
         "manifest": json(&pulled.manifest),
         "config": json(&pulled.config),
         "annotations": pulled.artifact.annotations,
+        "signedBy": pulled.signers,
     })
 }
 

@@ -9,9 +9,9 @@ use super::CliError;
 use super::policy::RuntimeArgs;
 use crate::oci::{
     ArtifactToPush, BlobStore, DockerConfig, OciError, OciReference, PolicyRegistry, Provenance,
-    PulledPolicy, RegistryOptions,
+    PulledPolicy, RegistryOptions, TrustedKey, TrustedKeys,
 };
-use crate::policy::RuntimeConfig;
+use crate::policy::{PolicySource, RuntimeConfig};
 
 /// Flags every command that takes a policy has for `oci://` references.
 #[derive(Debug, Clone, Args)]
@@ -39,6 +39,19 @@ pub(super) struct RegistryArgs {
     /// Seconds to wait for a registry to connect and for each read.
     #[arg(long, default_value_t = 10)]
     registry_timeout: u64,
+    /// Require every `oci://` policy to be signed (cosign's keyed
+    /// signatures) by this public key: a PEM file such as `cosign.pub`
+    /// (ECDSA P-256), or a directory of them (a mounted ConfigMap). Repeat
+    /// for several keys.
+    #[arg(long = "verify-key", value_name = "FILE|DIR")]
+    verify_keys: Vec<PathBuf>,
+    /// How many of the --verify-key keys must have signed a policy.
+    #[arg(long, default_value_t = 1, requires = "verify_keys")]
+    verify_minimum: usize,
+    /// Where the signatures are, when not in the policy's own repository:
+    /// `REGISTRY/REPOSITORY` (cosign's `COSIGN_REPOSITORY`).
+    #[arg(long, value_name = "REGISTRY/REPOSITORY", requires = "verify_keys")]
+    signatures_repository: Option<String>,
 }
 
 impl RegistryArgs {
@@ -67,15 +80,83 @@ impl RegistryArgs {
             max_policy_size: self.max_policy_mib << 20,
             timeout: Duration::from_secs(self.registry_timeout.max(1)),
             credentials,
+            required_signatures: self.required_signatures()?,
         };
         PolicyRegistry::new(store, options).map_err(|err| CliError::bad_input(err, None))
     }
+
+    /// The signers `--verify-key` requires, if any.
+    fn required_signatures(&self) -> Result<Option<TrustedKeys>, CliError> {
+        if self.verify_keys.is_empty() {
+            return Ok(None);
+        }
+        let mut keys = Vec::new();
+        for path in &self.verify_keys {
+            for file in key_files(path).map_err(|err| CliError::bad_input(err, None))? {
+                let name = format!("--verify-key {}", file.display());
+                let pem = std::fs::read_to_string(&file).map_err(|err| {
+                    CliError::bad_input(
+                        OciError::BadKey {
+                            key: name.clone(),
+                            message: format!("cannot read it: {err}"),
+                        },
+                        None,
+                    )
+                })?;
+                keys.push(
+                    TrustedKey::from_pem(&name, &pem)
+                        .map_err(|err| CliError::bad_input(err, None))?,
+                );
+            }
+        }
+        TrustedKeys::new(
+            keys,
+            self.verify_minimum,
+            self.signatures_repository.clone(),
+        )
+        .map(Some)
+        .map_err(|err| {
+            CliError::bad_input(
+                err,
+                Some("--verify-minimum counts --verify-key keys".to_owned()),
+            )
+        })
+    }
+}
+
+/// The key files `path` names: itself, or the files of a directory in
+/// name order (without the hidden `..data` entries of a mounted ConfigMap).
+fn key_files(path: &std::path::Path) -> Result<Vec<PathBuf>, OciError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let unreadable = |err: std::io::Error| OciError::BadKey {
+        key: format!("--verify-key {}", path.display()),
+        message: format!("cannot list the directory: {err}"),
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && entry.path().is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(OciError::BadKey {
+            key: format!("--verify-key {}", path.display()),
+            message: "the directory holds no key file".to_owned(),
+        });
+    }
+    Ok(files)
 }
 
 /// `warbler policy push`.
 #[derive(Debug, Args)]
 pub(super) struct PushArgs {
-    /// The policy component (`.wasm`).
+    /// The policy component (`.wasm`), or `builtin:NAME` to publish a
+    /// built-in (a vetted copy a platform pins and signs).
     file: PathBuf,
     /// Where to push it: `oci://REGISTRY/REPOSITORY:TAG`.
     reference: String,
@@ -117,7 +198,7 @@ pub(super) fn pull(
     reference: &OciReference,
 ) -> Result<PulledPolicy, CliError> {
     super::load::runtime()?
-        .block_on(registry.pull(reference))
+        .block_on(registry.pull(reference, None))
         .map_err(oci_error)
 }
 
@@ -129,12 +210,22 @@ pub(super) fn push(args: PushArgs) -> Result<(), CliError> {
             Some("push to oci://REGISTRY/REPOSITORY:TAG; the digest is printed".to_owned()),
         ));
     }
-    let wasm = std::fs::read(&args.file).map_err(|err| {
-        CliError::bad_input(
-            anyhow::anyhow!("cannot read {}: {err}", args.file.display()),
-            None,
-        )
-    })?;
+    let wasm = match args.file.to_str().and_then(|f| f.strip_prefix("builtin:")) {
+        Some(_) => args
+            .file
+            .display()
+            .to_string()
+            .parse::<PolicySource>()
+            .and_then(|source| source.read())
+            .map_err(|err| CliError::bad_input(err, None))?
+            .into_owned(),
+        None => std::fs::read(&args.file).map_err(|err| {
+            CliError::bad_input(
+                anyhow::anyhow!("cannot read {}: {err}", args.file.display()),
+                None,
+            )
+        })?,
+    };
     // What is pushed must load: the same checks as every run.
     let runtime = args.runtime.runtime()?;
     let policy = runtime
@@ -171,6 +262,9 @@ pub(super) fn pull_command(args: PullArgs) -> Result<(), CliError> {
         .map_err(|err| CliError::bad_input(err, None))?;
     if pulled.tag_from_cache {
         eprintln!("the registry did not answer; {reference} is the digest it resolved to before");
+    }
+    for signer in &pulled.signers {
+        eprintln!("verified: signed by {signer}");
     }
     println!("{}", pulled.pinned);
     Ok(())

@@ -34,9 +34,9 @@ use super::spec_check::check_spec;
 use super::status::{Runnable, StatusFacts, resource_status};
 use super::telemetry::{Telemetry, TimedJudge};
 use super::{api_error, describe};
-use crate::canary::{Canary, CanaryResource};
+use crate::canary::{Canary, CanaryResource, CanaryResourceStatus};
 use crate::hooks::{HttpHooks, send_events};
-use crate::judge::RuntimeJudge;
+use crate::judge::{CheckedPolicy, RuntimeJudge};
 use crate::metrics::PrometheusSource;
 use crate::policy::PolicyRuntime;
 use crate::ports::{Clock, Platform, PortError, Readiness, Router, SystemClock};
@@ -332,14 +332,20 @@ async fn reconcile(
 
     let started = Instant::now();
     let mut canary = Canary::from_resource(&resource);
-    let before = canary.status.phase;
+    let written = policy_ref(&canary).to_owned();
     let previous = resource.status.as_ref();
-    let (runnable, digest) = runnable(&canary, &context).await;
+    pin_policy_in_flight(&mut canary, previous);
+    let before = canary.status.phase;
+    let (runnable, checked) = runnable(&canary, &context).await;
+    let status = StatusWrite {
+        policy: written,
+        checked,
+    };
     if let Runnable::No { message, .. } = &runnable {
         let unchanged = previous
             .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
             .is_some_and(|ready| ready.status == "False" && &ready.message == message);
-        write_status(&api, &resource, &canary, runnable.clone(), digest).await?;
+        write_status(&api, &resource, &canary, runnable.clone(), status).await?;
         if !unchanged {
             publish(&context, &resource, &canary, &[warning(message.clone())]).await;
         }
@@ -347,7 +353,7 @@ async fn reconcile(
     }
     let outcome = context.reconciler.reconcile(&canary).await?;
     canary.status = outcome.status;
-    write_status(&api, &resource, &canary, runnable, digest).await?;
+    write_status(&api, &resource, &canary, runnable, status).await?;
     publish(&context, &resource, &canary, &outcome.events).await;
     context
         .telemetry
@@ -355,8 +361,35 @@ async fn reconcile(
     Ok(Action::requeue(outcome.requeue_after))
 }
 
-/// Whether `canary` can run, and the digest of its policy if it loaded.
-async fn runnable(canary: &Canary, context: &Context) -> (Runnable, Option<String>) {
+/// A run in flight is judged to its end by the policy its reference
+/// resolved to (recorded in status), even after a restart and even if the
+/// tag has moved since: one run, one policy.
+fn pin_policy_in_flight(canary: &mut Canary, previous: Option<&CanaryResourceStatus>) {
+    if !canary.status.is_running() {
+        return;
+    }
+    let Some(previous) = previous else {
+        return;
+    };
+    let Some(resolved) = &previous.resolved_policy else {
+        return;
+    };
+    if let Some(policy) = canary.spec.analysis.policy.as_mut()
+        && previous.policy.as_deref() == Some(policy.reference.as_str())
+    {
+        policy.reference = resolved.clone();
+    }
+}
+
+/// What a status write records of the policy: the reference as written in
+/// the spec, and what it loaded as.
+struct StatusWrite {
+    policy: String,
+    checked: Option<CheckedPolicy>,
+}
+
+/// Whether `canary` can run, and its policy if it loaded.
+async fn runnable(canary: &Canary, context: &Context) -> (Runnable, Option<CheckedPolicy>) {
     let provider = context.reconciler.router.provider_of(canary);
     let notices = match check_spec(canary, provider) {
         Ok(notices) => notices,
@@ -371,7 +404,7 @@ async fn runnable(canary: &Canary, context: &Context) -> (Runnable, Option<Strin
         }
     };
     match context.reconciler.judge.inner.check(canary).await {
-        Ok(digest) => (Runnable::Yes(notices.join("; ")), Some(digest)),
+        Ok(checked) => (Runnable::Yes(notices.join("; ")), Some(checked)),
         // A run in flight goes on: its steps fail safe (each policy failure
         // is a failed check) instead of leaving traffic where it is.
         Err(message) if canary.status.is_running() => (
@@ -395,14 +428,19 @@ async fn write_status(
     resource: &CanaryResource,
     canary: &Canary,
     runnable: Runnable,
-    policy_digest: Option<String>,
+    policy: StatusWrite,
 ) -> Result<(), ReconcileError> {
+    let (policy_digest, resolved_policy) = match policy.checked {
+        Some(checked) => (Some(checked.digest), checked.resolved),
+        None => (None, None),
+    };
     let status = resource_status(StatusFacts {
         run: canary.status.clone(),
         previous: resource.status.as_ref(),
         runnable,
-        policy: policy_ref(canary).to_owned(),
+        policy: policy.policy,
         policy_digest,
+        resolved_policy,
         generation: resource.metadata.generation,
         now_ms: SystemClock.now_ms(),
     });

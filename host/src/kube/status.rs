@@ -34,6 +34,8 @@ pub struct StatusFacts<'a> {
     pub policy: String,
     /// The loaded policy's sha256, when known.
     pub policy_digest: Option<String>,
+    /// The `oci://` policy pinned to its manifest digest, when known.
+    pub resolved_policy: Option<String>,
     /// The Canary's generation.
     pub generation: Option<i64>,
     /// Now, Unix ms.
@@ -84,7 +86,14 @@ pub fn resource_status(facts: StatusFacts<'_>) -> CanaryResourceStatus {
         });
     let last_transition_time =
         (facts.run.last_transition_ms > 0).then(|| rfc3339(facts.run.last_transition_ms));
+    // What was resolved for another reference says nothing of this one.
+    let previous = facts
+        .previous
+        .filter(|status| status.policy.as_deref() == Some(facts.policy.as_str()));
     CanaryResourceStatus {
+        resolved_policy: facts
+            .resolved_policy
+            .or_else(|| previous.and_then(|status| status.resolved_policy.clone())),
         run: facts.run,
         last_transition_time,
         policy: Some(facts.policy),
@@ -174,6 +183,7 @@ mod tests {
             runnable: Runnable::Yes(String::new()),
             policy: "builtin:threshold".to_owned(),
             policy_digest: None,
+            resolved_policy: None,
             generation: Some(3),
             now_ms: 1_764_000_000_000,
         }
@@ -223,6 +233,24 @@ mod tests {
             resource_status(facts(run, None)).last_verdict.as_deref(),
             Some("advance to 20%")
         );
+    }
+
+    #[test]
+    fn the_resolved_policy_is_kept_while_the_reference_is_the_same() {
+        let pinned = format!("oci://registry.test/p@sha256:{}", "a".repeat(64));
+        let mut first = facts(CanaryStatus::default(), None);
+        first.policy = "oci://registry.test/p:1".to_owned();
+        first.resolved_policy = Some(pinned.clone());
+        let first = resource_status(first);
+        let mut same = facts(CanaryStatus::default(), Some(&first));
+        same.policy = "oci://registry.test/p:1".to_owned();
+        assert_eq!(
+            resource_status(same).resolved_policy.as_deref(),
+            Some(pinned.as_str())
+        );
+        let mut changed = facts(CanaryStatus::default(), Some(&first));
+        changed.policy = "oci://registry.test/p:2".to_owned();
+        assert_eq!(resource_status(changed).resolved_policy, None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum OciError {
     },
     /// The registry could not be reached or refused the request.
     #[error(
-        "registry request for {reference} failed: {message}; check the address, your credentials (docker login) and, for a registry without TLS, --insecure-registry"
+        "registry request for {reference} failed: {message}; check the address, your credentials (docker login), for a registry without TLS --insecure-registry, and for one whose certificate a private CA issued --registry-ca"
     )]
     Registry {
         /// The reference asked for.
@@ -88,6 +88,41 @@ pub enum OciError {
         /// The file or directory.
         path: String,
         /// What went wrong.
+        message: String,
+    },
+    /// A public key given to verify signatures with is not one.
+    #[error(
+        "verification key {key}: {message}; give the public key `cosign generate-key-pair` writes (cosign.pub: PEM, ECDSA P-256)"
+    )]
+    BadKey {
+        /// Where the key came from.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The signature requirement itself cannot be met.
+    #[error("signature verification: {0}")]
+    BadTrust(String),
+    /// Signatures are required and the registry holds none for the policy.
+    #[error(
+        "{reference} is not signed: there is no {signatures}; sign it with `cosign sign --key cosign.key {cosign_reference}`, or name the repository its signatures are in"
+    )]
+    Unsigned {
+        /// The pinned policy.
+        reference: String,
+        /// The same, as cosign writes it (no scheme).
+        cosign_reference: String,
+        /// Where its signatures were looked for.
+        signatures: String,
+    },
+    /// The policy's signatures do not meet the requirement.
+    #[error(
+        "{reference} is refused, it is not signed as required: {message}; check the trusted keys (each signer's cosign.pub) and the minimum"
+    )]
+    NotSigned {
+        /// The pinned policy.
+        reference: String,
+        /// What was found.
         message: String,
     },
     /// A file to push could not be read.

@@ -47,6 +47,29 @@ impl OciReference {
         ))
     }
 
+    /// Where cosign's tag scheme keeps the signatures of manifest `digest`:
+    /// tag `sha256-HEX.sig` in `repository` (`REGISTRY/REPOSITORY`), or in
+    /// this artifact's repository when none is named.
+    pub fn signatures(
+        &self,
+        digest: &str,
+        repository: Option<&str>,
+    ) -> Result<OciReference, OciError> {
+        let tag = super::signature_tag(digest).ok_or_else(|| OciError::BadReference {
+            reference: format!("{self}"),
+            message: format!("{digest} is not a sha256 digest"),
+        })?;
+        let repository = repository.map_or_else(
+            || format!("{}/{}", self.0.registry(), self.0.repository()),
+            |r| {
+                r.trim_start_matches(SCHEME)
+                    .trim_end_matches('/')
+                    .to_owned()
+            },
+        );
+        format!("{SCHEME}{repository}:{tag}").parse()
+    }
+
     pub(crate) fn as_reference(&self) -> &Reference {
         &self.0
     }
@@ -115,6 +138,24 @@ mod tests {
         assert_eq!(
             r.pinned(&digest).to_string(),
             format!("oci://ghcr.io/org/p@{digest}")
+        );
+    }
+
+    #[test]
+    fn signatures_are_beside_the_artifact_unless_another_repository_is_named() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let artifact: OciReference = "oci://registry.test:5000/team/policy:1.0".parse().unwrap();
+        let tag = format!("sha256-{}.sig", "a".repeat(64));
+        assert_eq!(
+            artifact.signatures(&digest, None).unwrap().to_string(),
+            format!("oci://registry.test:5000/team/policy:{tag}")
+        );
+        assert_eq!(
+            artifact
+                .signatures(&digest, Some("mirror.test/signatures"))
+                .unwrap()
+                .to_string(),
+            format!("oci://mirror.test/signatures:{tag}")
         );
     }
 

@@ -15,7 +15,8 @@ use super::artifact::{
 };
 use super::credentials::DockerConfig;
 use super::digest::sha256;
-use super::{BlobStore, OciError, OciReference};
+use super::signature::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer};
+use super::{BlobStore, OciError, OciReference, TrustedKeys};
 
 /// The default cap on a policy component: the Python and JavaScript
 /// examples, which carry a whole interpreter, are 20–40 MiB.
@@ -40,6 +41,9 @@ pub struct RegistryOptions {
     pub timeout: Duration,
     /// Where credentials come from.
     pub credentials: DockerConfig,
+    /// Signatures every pulled policy must carry (a platform's rule), on
+    /// top of what each pull asks for.
+    pub required_signatures: Option<TrustedKeys>,
 }
 
 impl Default for RegistryOptions {
@@ -50,6 +54,7 @@ impl Default for RegistryOptions {
             max_policy_size: DEFAULT_MAX_POLICY_SIZE,
             timeout: Duration::from_secs(10),
             credentials: DockerConfig::default(),
+            required_signatures: None,
         }
     }
 }
@@ -70,6 +75,9 @@ pub struct PulledPolicy {
     /// True when the registry could not be asked what the tag points to
     /// and the digest it resolved to before was used.
     pub tag_from_cache: bool,
+    /// The keys whose signatures were verified (none when none were
+    /// required).
+    pub signers: Vec<String>,
 }
 
 /// Talks to registries on behalf of the policy store.
@@ -123,11 +131,16 @@ impl PolicyRegistry {
     /// Pull `reference` into the store (or find it there) and return it.
     /// A pinned reference that is stored needs no registry; a tag is asked
     /// for, and when the registry cannot answer, the digest it resolved to
-    /// last time is used.
-    pub async fn pull(&self, reference: &OciReference) -> Result<PulledPolicy, OciError> {
+    /// last time is used. When `trust` (or the options) require signatures,
+    /// they are checked before the component is fetched or returned.
+    pub async fn pull(
+        &self,
+        reference: &OciReference,
+        trust: Option<&TrustedKeys>,
+    ) -> Result<PulledPolicy, OciError> {
         // A slow drip of bytes defeats per-read timeouts: bound the whole.
         let whole = self.options.timeout * 6;
-        tokio::time::timeout(whole, self.pull_within(reference))
+        tokio::time::timeout(whole, self.pull_within(reference, trust))
             .await
             .unwrap_or_else(|_| {
                 Err(OciError::Registry {
@@ -137,34 +150,23 @@ impl PolicyRegistry {
             })
     }
 
-    async fn pull_within(&self, reference: &OciReference) -> Result<PulledPolicy, OciError> {
+    async fn pull_within(
+        &self,
+        reference: &OciReference,
+        trust: Option<&TrustedKeys>,
+    ) -> Result<PulledPolicy, OciError> {
         let auth = self.auth(reference)?;
-        let (digest, manifest, tag_from_cache) = match reference.digest() {
-            Some(digest) => match self.store.get(digest) {
-                Some(manifest) => (digest.to_owned(), manifest, false),
-                None => {
-                    let manifest = self.fetch_manifest(reference, &auth).await?;
-                    (digest.to_owned(), manifest, false)
-                }
-            },
-            None => match self.fetch_manifest(reference, &auth).await {
-                Ok(manifest) => (sha256(&manifest), manifest, false),
-                Err(err @ OciError::Registry { .. }) => {
-                    let cached = self
-                        .store
-                        .tag(reference)
-                        .and_then(|digest| self.store.get(&digest).map(|m| (digest, m)));
-                    let Some((digest, manifest)) = cached else {
-                        return Err(unavailable(reference, err));
-                    };
-                    tracing::warn!(%reference, %digest, error = %err, "registry unreachable; using the digest this tag resolved to before");
-                    (digest, manifest, true)
-                }
-                Err(err) => return Err(err),
-            },
-        };
+        let (digest, manifest, tag_from_cache) = self.resolve(reference, &auth).await?;
         let pinned = reference.pinned(&digest);
         let artifact = PolicyArtifact::from_manifest(&pinned.to_string(), &manifest)?;
+        let mut signers = Vec::new();
+        for trust in self.options.required_signatures.iter().chain(trust) {
+            for signer in self.verify(&pinned, &digest, trust).await? {
+                if !signers.contains(&signer) {
+                    signers.push(signer);
+                }
+            }
+        }
         let config = self
             .blob(
                 &pinned,
@@ -196,7 +198,104 @@ impl PolicyRegistry {
             config,
             wasm,
             tag_from_cache,
+            signers,
         })
+    }
+
+    /// The digest and bytes of the manifest `reference` names, and whether
+    /// a tag was resolved from the store because the registry could not
+    /// answer. A pinned manifest that is stored needs no registry.
+    async fn resolve(
+        &self,
+        reference: &OciReference,
+        auth: &RegistryAuth,
+    ) -> Result<(String, Vec<u8>, bool), OciError> {
+        if let Some(digest) = reference.digest() {
+            let manifest = match self.store.get(digest) {
+                Some(manifest) => manifest,
+                None => self.fetch_manifest(reference, auth).await?,
+            };
+            return Ok((digest.to_owned(), manifest, false));
+        }
+        match self.fetch_manifest(reference, auth).await {
+            Ok(manifest) => Ok((sha256(&manifest), manifest, false)),
+            Err(err @ OciError::Registry { .. }) => {
+                let cached = self
+                    .store
+                    .tag(reference)
+                    .and_then(|digest| self.store.get(&digest).map(|m| (digest, m)));
+                let Some((digest, manifest)) = cached else {
+                    return Err(unavailable(reference, err));
+                };
+                tracing::warn!(%reference, %digest, error = %err, "registry unreachable; using the digest this tag resolved to before");
+                Ok((digest, manifest, true))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Check the cosign signatures of manifest `digest` against `trust`;
+    /// the signers' names. The signatures are stored like a policy, so a
+    /// policy verified once verifies again while the registry is down.
+    async fn verify(
+        &self,
+        pinned: &OciReference,
+        digest: &str,
+        trust: &TrustedKeys,
+    ) -> Result<Vec<String>, OciError> {
+        let signatures = pinned.signatures(digest, trust.repository())?;
+        let auth = self.auth(&signatures)?;
+        let (manifest_digest, manifest, from_cache) = match self.resolve(&signatures, &auth).await {
+            Err(OciError::NotFound { .. }) => {
+                return Err(OciError::Unsigned {
+                    reference: pinned.to_string(),
+                    cosign_reference: pinned.to_string().replacen(super::SCHEME, "", 1),
+                    signatures: signatures.to_string(),
+                });
+            }
+            other => other?,
+        };
+        let not_signed = |message: String| OciError::NotSigned {
+            reference: pinned.to_string(),
+            message,
+        };
+        let image: oci_client::manifest::OciImageManifest = serde_json::from_slice(&manifest)
+            .map_err(|err| not_signed(format!("{signatures} is not an image manifest ({err})")))?;
+        let mut layers = Vec::new();
+        for descriptor in &image.layers {
+            if descriptor.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+                continue;
+            }
+            let payload = self
+                .blob(
+                    &signatures,
+                    &auth,
+                    descriptor,
+                    "a signature payload",
+                    MAX_METADATA_SIZE,
+                )
+                .await
+                .map_err(|err| or_unavailable(&signatures, from_cache, err))?;
+            layers.push(SignatureLayer {
+                payload,
+                signature: descriptor
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                    .cloned(),
+            });
+        }
+        if layers.is_empty() {
+            return Err(not_signed(format!(
+                "{signatures} holds no {SIMPLE_SIGNING_MEDIA_TYPE} layer"
+            )));
+        }
+        let signers = trust.verify(digest, &layers).map_err(not_signed)?;
+        self.store.put(&manifest_digest, &manifest)?;
+        if !from_cache {
+            self.store.set_tag(&signatures, &manifest_digest)?;
+        }
+        Ok(signers)
     }
 
     /// The manifest `reference` names, checked against its digest when it

@@ -45,7 +45,8 @@ impl PolicyPre {
         }
     }
 
-    /// How the policy was referred to (`builtin:threshold`, a path).
+    /// How the policy was referred to (`builtin:threshold`, a path; for an
+    /// `oci://` policy, its reference pinned to the manifest digest).
     pub fn label(&self) -> &str {
         &self.label
     }

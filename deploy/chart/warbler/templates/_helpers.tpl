@@ -82,7 +82,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection) }}
 {{- fail (printf "replicas is %d but leaderElection is false: every replica would reconcile the same Canaries. Set leaderElection=true or replicas=1." (int .Values.replicas)) }}
 {{- end }}
+{{- with .Values.journal.persistence }}
+{{- if and .enabled (gt (int $.Values.replicas) 1) (not .existingClaim) (not (has "ReadWriteMany" .accessModes)) }}
+{{- fail (printf "journal.persistence.accessModes is %v with %d replicas: a ReadWriteOnce claim mounts on one node only, so a standby on another node would never start. Use [ReadWriteMany], replicas=1, or an existingClaim you know every replica can mount." .accessModes (int $.Values.replicas)) }}
+{{- end }}
+{{- end }}
 {{- if not (has .Values.logFormat (list "text" "json")) }}
 {{- fail (printf "logFormat must be text or json, not %q" .Values.logFormat) }}
 {{- end }}
+{{- end }}
+
+{{/* The journal's PersistentVolumeClaim: the user's, or the chart's own. */}}
+{{- define "warbler.journalClaim" -}}
+{{- .Values.journal.persistence.existingClaim | default (printf "%s-journal" (include "warbler.fullname" .)) }}
 {{- end }}
