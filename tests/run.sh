@@ -34,6 +34,12 @@ if ! command -v componentize-py >/dev/null; then
     export PATH="$PWD/target/guest-python/bin:$PATH"
 fi
 (cd policies/examples/js-zscore && [ -d node_modules ] || npm ci --no-audit --no-fund --silent)
+# PyPI's oras SDK, which pushes an artifact the way another tool would.
+[ -x target/interop-python/bin/python3 ] || {
+    python3 -m venv target/interop-python
+    target/interop-python/bin/pip install -q -r tests/tools/requirements.txt
+}
+export WARBLER_TEST_PYTHON="$PWD/target/interop-python/bin/python3"
 
 # The tests' policy cache and its sealing key stay inside the checkout.
 export WARBLER_CACHE_DIR="$PWD/target/test-policy-cache"

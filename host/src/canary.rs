@@ -1,6 +1,7 @@
 //! The Canary resource: Flagger's spec (plus `analysis.policy`), the status
 //! the reconciler keeps, and parsing of manifests.
 
+mod analysis_policy;
 mod duration;
 mod local;
 mod revision;
@@ -12,12 +13,17 @@ mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use analysis_policy::{
+    AnalysisPolicy, AnalysisPolicyResource, AnalysisPolicySpec, ClusterAnalysisPolicyResource,
+    ClusterAnalysisPolicySpec, PolicyKind, PolicyObjectRef,
+};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use local::{BackendKind, LocalBackend, LocalSpec, ProxyLimits};
 pub use revision::revision_of;
 pub use spec::{
-    AnalysisSpec, CanaryResource, CanarySpec, DEFAULT_MAX_HOLDS, MetricSpec, OnPolicyError,
-    PolicySpec, RangeSpec, ServiceSpec, TargetRef, TemplateRef, WebhookSpec,
+    AnalysisSpec, AutoscalerRef, CanaryResource, CanarySpec, DEFAULT_MAX_HOLDS, MetricSpec,
+    OnPolicyError, PolicySpec, PolicyVerification, RangeSpec, ScalerReplicas, ServiceSpec,
+    TargetRef, TemplateRef, WebhookSpec,
 };
 pub use status::{CanaryResourceStatus, CanaryStatus, HISTORY_LEN};
 pub use template::{MetricProvider, MetricTemplate, MetricTemplateResource, MetricTemplateSpec};
@@ -228,8 +234,24 @@ impl MetricTemplate {
     }
 }
 
-/// A file of YAML documents: one Canary and the MetricTemplates its metrics
-/// refer to (what `warbler run` reads).
+impl AnalysisPolicy {
+    /// Parse an AnalysisPolicy or ClusterAnalysisPolicy from YAML (or
+    /// JSON); errors give the field's path.
+    pub fn from_yaml(source_name: &str, text: &str) -> Result<AnalysisPolicy, ManifestError> {
+        let policy: AnalysisPolicy = parse_document(source_name, text)?;
+        let expected = if policy.kind == "ClusterAnalysisPolicy" {
+            "ClusterAnalysisPolicy"
+        } else {
+            "AnalysisPolicy"
+        };
+        check_kind(source_name, expected, &policy.kind, &policy.api_version)?;
+        Ok(policy)
+    }
+}
+
+/// A file of YAML documents: one Canary, the MetricTemplates its metrics
+/// refer to and the shared policy it names (what `warbler run` reads). The
+/// shared policy is adopted into the Canary as the file is read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     /// The Canary.
@@ -248,6 +270,7 @@ impl Manifest {
         }
         let mut canaries = Vec::new();
         let mut templates = Vec::new();
+        let mut policies = Vec::new();
         for (index, document) in split_documents(text).into_iter().enumerate() {
             let name = format!("{source_name} (document {})", index + 1);
             let head: Option<Head> = parse_document(&name, document)?;
@@ -256,6 +279,9 @@ impl Manifest {
                 Some("MetricTemplate") => {
                     templates.push(MetricTemplate::from_yaml(&name, document)?)
                 }
+                Some("AnalysisPolicy" | "ClusterAnalysisPolicy") => {
+                    policies.push(AnalysisPolicy::from_yaml(&name, document)?)
+                }
                 Some(_) => canaries.push(Canary::from_yaml(&name, document)?),
             }
         }
@@ -263,18 +289,36 @@ impl Manifest {
             source_name: source_name.to_owned(),
             message: message.to_owned(),
         };
-        match canaries.len() {
-            0 => Err(documents_error(
-                "no Canary found; the file needs one document of kind Canary",
-            )),
-            1 => Ok(Manifest {
-                canary: canaries.remove(0),
-                templates,
-            }),
-            _ => Err(documents_error(
-                "more than one Canary; `warbler run` runs one Canary per file",
-            )),
+        let mut canary = match canaries.len() {
+            0 => {
+                return Err(documents_error(
+                    "no Canary found; the file needs one document of kind Canary",
+                ));
+            }
+            1 => canaries.remove(0),
+            _ => {
+                return Err(documents_error(
+                    "more than one Canary; `warbler run` runs one Canary per file",
+                ));
+            }
+        };
+        if let Some(reference) = canary.policy_object().cloned() {
+            let namespace = &canary.metadata.namespace;
+            let shared = policies
+                .iter()
+                .find(|p| p.is(&reference, namespace))
+                .ok_or_else(|| {
+                    documents_error(&format!(
+                        "spec.analysis.policy.policyRef: no {} in this file; add it as a document after the Canary (`---`) or fix the name",
+                        reference.describe(namespace)
+                    ))
+                })?;
+            let shared = shared.spec.clone();
+            canary
+                .adopt_policy(&shared)
+                .map_err(|message| documents_error(&message))?;
         }
+        Ok(Manifest { canary, templates })
     }
 }
 

@@ -138,8 +138,7 @@ impl RuntimeJudge {
     /// so that a bad policy or config stops a run before it starts; what
     /// was loaded when it passes.
     pub async fn check(&self, canary: &Canary) -> Result<CheckedPolicy, String> {
-        let reference = policy_ref(canary);
-        let source: PolicySource = reference
+        let source: PolicySource = policy_ref(canary)?
             .parse()
             .map_err(|e| format!("spec.analysis.policy.ref: {e}"))?;
         let policy = self
@@ -163,7 +162,7 @@ impl RuntimeJudge {
 
 impl Judge for RuntimeJudge {
     async fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String> {
-        let source: PolicySource = policy_ref(canary).parse().map_err(|e| format!("{e}"))?;
+        let source: PolicySource = policy_ref(canary)?.parse().map_err(|e| format!("{e}"))?;
         let policy = self.policy(&source, trust(canary)?).await?;
         let input = input.clone();
         off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await

@@ -22,8 +22,5 @@ pub use credentials::DockerConfig;
 pub use error::OciError;
 pub use reference::{OciReference, SCHEME};
 pub use registry::{DEFAULT_MAX_POLICY_SIZE, PolicyRegistry, PulledPolicy, RegistryOptions};
-pub use signature::{
-    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, TrustedKey, TrustedKeys,
-    signature_tag,
-};
+pub use signature::{TrustedKey, TrustedKeys};
 pub use store::BlobStore;

@@ -10,7 +10,7 @@
 
 mod analysis;
 
-pub use analysis::{DEFAULT_POLICY, policy_config, policy_ref};
+pub use analysis::{DEFAULT_POLICY, policy_config, policy_label, policy_ref};
 #[cfg(test)]
 mod tests;
 

@@ -4,8 +4,10 @@
 //! changed, is rolled out and rolled back; controllers are killed mid-run.
 //! `tests/run.sh` runs these with `--ignored` once the cluster is up.
 
+mod autoscaler;
 mod exporter;
 mod fixture;
+mod shared_policy;
 
 use std::time::Duration;
 

@@ -36,9 +36,14 @@ fn the_charts_crds_are_what_warbler_crd_prints() {
 }
 
 #[test]
-fn the_crds_name_both_kinds_and_the_canary_has_a_status_subresource() {
+fn the_crds_name_every_kind_and_the_canary_has_a_status_subresource() {
     let crds = printed_crds();
-    for name in ["canaries.warbler.dev", "metrictemplates.warbler.dev"] {
+    for name in [
+        "canaries.warbler.dev",
+        "metrictemplates.warbler.dev",
+        "analysispolicies.warbler.dev",
+        "clusteranalysispolicies.warbler.dev",
+    ] {
         assert!(crds.contains(&format!("name: {name}")), "{name}");
     }
     assert!(crds.contains("subresources:\n      status: {}"), "{crds}");

@@ -172,6 +172,48 @@ async fn the_seed_canary_is_promoted_locally_with_prometheus_scraping_the_proxy(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_naming_a_shared_policy_of_its_file_is_judged_by_it_with_its_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, metrics) = (free_port(), free_port());
+    let local = local_apps(listen, metrics, 0.0).await;
+    let shared = format!(
+        "---\napiVersion: {API_VERSION}\nkind: AnalysisPolicy\nmetadata: {{ name: platform-threshold, namespace: podinfo }}\nspec:\n  ref: builtin:threshold\n  config: {{ missingMetric: fail }}\n"
+    );
+    let manifest = manifest(
+        &local,
+        r#"  analysis:
+    interval: 1s
+    threshold: 2
+    stepWeight: 25
+    maxWeight: 50
+    metrics:
+    - { name: request-success-rate, interval: 10s, thresholdRange: { min: 99 } }
+    policy:
+      policyRef: { name: platform-threshold }
+      config: { missingMetric: skip }
+"#,
+        &shared,
+    );
+    let load = send_load(&format!("http://127.0.0.1:{listen}/"), 50.0);
+    let run = LocalRun::start(manifest, options(dir.path(), None))
+        .await
+        .unwrap();
+    let end = finish(run, &mut ignore()).await;
+    load.abort();
+
+    let steps = journal(dir.path());
+    assert_eq!(end, RunEnd::Promoted, "steps: {steps:#?}");
+    for step in &steps {
+        assert_eq!(step.policy, "builtin:threshold");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&step.input.config).unwrap(),
+            serde_json::json!({ "missingMetric": "skip" }),
+            "the Canary's config over the shared default"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_with_five_percent_errors_is_rolled_back_after_threshold_failed_checks() {
     let dir = tempfile::tempdir().unwrap();
     let (listen, metrics) = (free_port(), free_port());

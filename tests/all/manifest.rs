@@ -140,3 +140,42 @@ fn a_file_without_a_canary_is_refused() {
     let err = Manifest::from_yaml("templates.yaml", TEMPLATE).unwrap_err();
     assert!(err.to_string().contains("no Canary found"), "{err}");
 }
+
+/// A Canary naming the shared policy `policy_ref`, followed by `extra`
+/// documents.
+fn naming(policy_ref: &str, extra: &str) -> String {
+    let canary = seed().replace("flagger.app/v1beta1", API_VERSION).replace(
+        "    threshold: 3\n",
+        &format!("    threshold: 3\n    policy:\n      policyRef: {policy_ref}\n"),
+    );
+    format!("{canary}\n{extra}")
+}
+
+const CLUSTER_POLICY: &str = "---\napiVersion: warbler.dev/v1alpha1\nkind: ClusterAnalysisPolicy\nmetadata: { name: platform }\nspec:\n  ref: oci://registry.example/platform/zscore:2.0\n  config: { maxZ: 3 }\n";
+
+#[test]
+fn a_shared_policy_in_the_file_is_adopted_by_the_canary_that_names_it() {
+    let yaml = naming(
+        "{ kind: ClusterAnalysisPolicy, name: platform }",
+        CLUSTER_POLICY,
+    );
+    let manifest = Manifest::from_yaml("frontend.yaml", &yaml).unwrap();
+    let policy = manifest.canary.spec.analysis.policy.unwrap();
+    assert_eq!(
+        policy.reference.as_deref(),
+        Some("oci://registry.example/platform/zscore:2.0")
+    );
+    assert_eq!(policy.config, Some(serde_json::json!({ "maxZ": 3 })));
+}
+
+#[test]
+fn a_shared_policy_missing_from_the_file_is_named_with_the_fix() {
+    let yaml = naming("{ name: platform }", CLUSTER_POLICY);
+    let err = Manifest::from_yaml("frontend.yaml", &yaml).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "spec.analysis.policy.policyRef: no AnalysisPolicy podinfo/platform in this file; add it"
+        ),
+        "{err}"
+    );
+}

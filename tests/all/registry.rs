@@ -5,8 +5,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
+use warbler::judge::RuntimeJudge;
+use warbler::oci::{BlobStore, PolicyRegistry, RegistryOptions};
+use warbler::policy::RuntimeConfig;
+use warbler::ports::memory::{
+    ManualClock, MemoryJournal, MemoryPlatform, MemoryRouter, ScriptedHooks, ScriptedMetrics,
+};
+use warbler::reconciler::Reconciler;
+use warbler_guest_sdk::Phase;
+
+use super::common::{frontend_canary, runtime_with};
 
 use super::registry_server::{Registry, digest};
 
@@ -62,6 +73,21 @@ impl Setup {
 
     pub(super) fn eval(&self, policy: &str) -> Output {
         self.warbler(&["policy", "eval", "--policy", policy, "--input", INPUT])
+    }
+
+    /// A judge pulling through this registry into this cache.
+    pub(super) fn judge(&self) -> RuntimeJudge {
+        let store = BlobStore::open(self.cache().join("oci")).unwrap();
+        let registry = PolicyRegistry::new(
+            store,
+            RegistryOptions {
+                insecure: vec![self.registry.address()],
+                ..RegistryOptions::default()
+            },
+        )
+        .unwrap();
+        RuntimeJudge::new(Arc::new(runtime_with(RuntimeConfig::default())))
+            .with_registry(Arc::new(registry))
     }
 
     pub(super) fn cached_blob(&self, digest: &str) -> PathBuf {
@@ -179,40 +205,6 @@ fn skopeo_reads_the_manifest_warbler_pushed() {
     assert!(output.status.success(), "{}", stderr(&output));
     let manifest_digest = pinned.rsplit_once('@').unwrap().1;
     assert_eq!(digest(&output.stdout), manifest_digest);
-}
-
-#[test]
-fn a_policy_copied_by_skopeo_with_its_digest_preserved_loads_from_the_mirror() {
-    let setup = Setup::new();
-    let pinned = setup.push_zscore("team/zscore");
-    let mirror = Registry::start(&setup.dir.path().join("mirror"));
-    let status = Command::new("skopeo")
-        .args([
-            "copy",
-            "--preserve-digests",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!(
-            "docker://{}/team/zscore:1.0",
-            setup.registry.address()
-        ))
-        .arg(format!("docker://{}/mirrored/zscore:1.0", mirror.address()))
-        .output()
-        .expect("skopeo runs");
-    assert!(status.status.success(), "{}", stderr(&status));
-    let manifest_digest = pinned.rsplit_once('@').unwrap().1;
-    let mirrored = format!("{}@{manifest_digest}", mirror.reference("mirrored/zscore"));
-    let output = Command::new(env!("CARGO_BIN_EXE_warbler"))
-        .args(["policy", "eval", "--input", INPUT, "--policy", &mirrored])
-        .arg("--insecure-registry")
-        .arg(mirror.address())
-        .arg("--cache-dir")
-        .arg(setup.dir.path().join("other-cache"))
-        .env("WARBLER_CACHE_KEY", setup.dir.path().join("cache.key"))
-        .output()
-        .unwrap();
-    assert_eq!(verdict(&output), file_verdict());
 }
 
 /// A layer descriptor of `media_type` for `bytes`, declaring `size`.
@@ -455,6 +447,45 @@ fn a_policy_never_pulled_is_a_clear_error_while_the_registry_is_down() {
         "{}",
         stderr(&output)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_policy_cannot_be_pulled_fails_safe_and_rolls_back() {
+    let mut setup = Setup::new();
+    let tagged = format!("{}:1.0", setup.registry.reference("team/zscore"));
+    setup.push_zscore("team/zscore");
+    setup.registry.stop();
+    let mut canary = frontend_canary(&format!(
+        "  analysis:\n    interval: 10s\n    threshold: 2\n    stepWeight: 10\n    policy:\n      ref: {tagged}\n"
+    ));
+    let ports = Reconciler {
+        platform: MemoryPlatform::with_target("podinfo:6.0"),
+        router: MemoryRouter::default(),
+        metrics: ScriptedMetrics::default(),
+        hooks: ScriptedHooks::default(),
+        judge: setup.judge(),
+        journal: MemoryJournal::default(),
+        clock: ManualClock::at(1_795_000_000_000),
+    };
+    for tick in 0..10 {
+        if tick == 1 {
+            ports.platform.deploy("podinfo:6.1");
+        }
+        let outcome = ports.reconcile(&canary).await.unwrap();
+        canary.status = outcome.status;
+        ports.clock.advance(outcome.requeue_after);
+        if canary.status.phase == Phase::Failed {
+            break;
+        }
+    }
+    assert_eq!(canary.status.phase, Phase::Failed);
+    assert_eq!(ports.router.weight(), 0);
+    let steps = ports.journal.entries();
+    assert!(!steps.is_empty());
+    for step in steps {
+        let failure = step.outcome.unwrap_err();
+        assert!(failure.contains("not in the policy cache"), "{failure}");
+    }
 }
 
 #[test]

@@ -87,6 +87,19 @@ impl TestCa {
     }
 }
 
+/// A registry in `dir` serving TLS with a certificate a new test CA issued.
+fn tls_registry(dir: &Path) -> (TestCa, Registry) {
+    let ca = TestCa::new(dir);
+    let registry = Registry::start_with(
+        dir,
+        Some(Tls {
+            certificate: &ca.certificate,
+            key: &ca.key,
+        }),
+    );
+    (ca, registry)
+}
+
 /// `warbler ARGS` with a cache in `dir`.
 fn warbler(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warbler"))
@@ -102,14 +115,7 @@ fn warbler(dir: &Path, args: &[&str]) -> Output {
 #[test]
 fn a_registry_with_a_private_ca_is_trusted_through_registry_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new(dir.path());
-    let registry = Registry::start_with(
-        dir.path(),
-        Some(Tls {
-            certificate: &ca.certificate,
-            key: &ca.key,
-        }),
-    );
+    let (ca, registry) = tls_registry(dir.path());
     let target = format!("{}:1.0", registry.reference("team/zscore"));
     let ca_file = ca.ca.to_str().unwrap();
     let push = warbler(
@@ -144,14 +150,7 @@ fn a_registry_with_a_private_ca_is_trusted_through_registry_ca() {
 #[test]
 fn a_registry_whose_certificate_is_not_trusted_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new(dir.path());
-    let registry = Registry::start_with(
-        dir.path(),
-        Some(Tls {
-            certificate: &ca.certificate,
-            key: &ca.key,
-        }),
-    );
+    let (_ca, registry) = tls_registry(dir.path());
     let target = format!("{}:1.0", registry.reference("team/zscore"));
     let push = warbler(
         dir.path(),

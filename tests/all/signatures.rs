@@ -5,14 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 
 use serde_json::json;
-use warbler::judge::RuntimeJudge;
-use warbler::oci::{BlobStore, PolicyRegistry, RegistryOptions};
-use warbler::policy::RuntimeConfig;
 
-use super::common::{frontend_canary, runtime_with};
+use super::common::frontend_canary;
 use super::registry::{Setup, file_verdict, stderr, verdict};
 use super::registry_server::digest;
 
@@ -94,6 +90,14 @@ fn payload(setup: &Setup, repository: &str, digest: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// `signer`'s signature layer (payload, base64 signature) for the manifest
+/// `digest` of `team/zscore`.
+fn signed_by(setup: &Setup, signer: &Signer, digest: &str) -> (Vec<u8>, String) {
+    let payload = payload(setup, "team/zscore", digest);
+    let signature = signer.sign(&payload);
+    (payload, signature)
+}
+
 /// Push `signatures` (payload, base64 signature) as cosign does for the
 /// manifest `signed` of the policy: tag `sha256-HEX.sig` in `repository`.
 async fn push_signatures(
@@ -171,9 +175,8 @@ async fn a_policy_signed_by_the_trusted_key_evaluates() {
     let setup = Setup::new();
     let alice = Signer::new(setup.dir.path(), "alice");
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let signature = alice.sign(&payload);
-    push_signatures(&setup, "team/zscore", &digest, &[(payload, signature)]).await;
+    let layer = signed_by(&setup, &alice, &digest);
+    push_signatures(&setup, "team/zscore", &digest, &[layer]).await;
     let tagged = format!("{}:1.0", setup.registry.reference("team/zscore"));
     for policy in [&pinned, &tagged] {
         assert_eq!(
@@ -188,9 +191,8 @@ async fn inspect_names_the_key_that_signed_the_policy() {
     let setup = Setup::new();
     let alice = Signer::new(setup.dir.path(), "alice");
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let signature = alice.sign(&payload);
-    push_signatures(&setup, "team/zscore", &digest, &[(payload, signature)]).await;
+    let layer = signed_by(&setup, &alice, &digest);
+    push_signatures(&setup, "team/zscore", &digest, &[layer]).await;
     let output = setup.warbler(&[
         "policy",
         "inspect",
@@ -234,9 +236,8 @@ async fn a_signature_by_another_key_is_refused() {
         Signer::new(setup.dir.path(), "mallory"),
     );
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let signature = mallory.sign(&payload);
-    push_signatures(&setup, "team/zscore", &digest, &[(payload, signature)]).await;
+    let layer = signed_by(&setup, &mallory, &digest);
+    push_signatures(&setup, "team/zscore", &digest, &[layer]).await;
     refused(
         &eval_verified(&setup, &pinned, &[&alice], &[]),
         "layer 0 is signed by none of the trusted keys",
@@ -279,15 +280,8 @@ async fn signatures_in_another_repository_are_found_there() {
     let setup = Setup::new();
     let alice = Signer::new(setup.dir.path(), "alice");
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let signature = alice.sign(&payload);
-    push_signatures(
-        &setup,
-        "signatures/zscore",
-        &digest,
-        &[(payload, signature)],
-    )
-    .await;
+    let layer = signed_by(&setup, &alice, &digest);
+    push_signatures(&setup, "signatures/zscore", &digest, &[layer]).await;
     refused(
         &eval_verified(&setup, &pinned, &[&alice], &[]),
         "is not signed",
@@ -308,8 +302,7 @@ async fn a_minimum_of_two_keys_needs_two_distinct_signers() {
     let keys = ["alice", "bob", "carol"].map(|n| Signer::new(setup.dir.path(), n));
     let trusted: Vec<&Signer> = keys.iter().collect();
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let by_alice = (payload.clone(), keys[0].sign(&payload));
+    let by_alice = signed_by(&setup, &keys[0], &digest);
     push_signatures(
         &setup,
         "team/zscore",
@@ -321,7 +314,7 @@ async fn a_minimum_of_two_keys_needs_two_distinct_signers() {
         &eval_verified(&setup, &pinned, &trusted, &["--verify-minimum", "2"]),
         "1 of the 3 trusted key(s) signed",
     );
-    let by_carol = (payload.clone(), keys[2].sign(&payload));
+    let by_carol = signed_by(&setup, &keys[2], &digest);
     push_signatures(&setup, "team/zscore", &digest, &[by_alice, by_carol]).await;
     let output = eval_verified(&setup, &pinned, &trusted, &["--verify-minimum", "2"]);
     assert_eq!(verdict(&output), file_verdict());
@@ -364,9 +357,8 @@ async fn a_verified_policy_verifies_again_while_the_registry_is_down() {
     let mut setup = Setup::new();
     let alice = Signer::new(setup.dir.path(), "alice");
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let signature = alice.sign(&payload);
-    push_signatures(&setup, "team/zscore", &digest, &[(payload, signature)]).await;
+    let layer = signed_by(&setup, &alice, &digest);
+    push_signatures(&setup, "team/zscore", &digest, &[layer]).await;
     assert!(
         eval_verified(&setup, &pinned, &[&alice], &[])
             .status
@@ -377,21 +369,6 @@ async fn a_verified_policy_verifies_again_while_the_registry_is_down() {
         verdict(&eval_verified(&setup, &pinned, &[&alice], &[])),
         file_verdict()
     );
-}
-
-/// A judge pulling through `setup`'s registry into its cache.
-fn judge(setup: &Setup) -> RuntimeJudge {
-    let store = BlobStore::open(setup.cache().join("oci")).unwrap();
-    let registry = PolicyRegistry::new(
-        store,
-        RegistryOptions {
-            insecure: vec![setup.registry.address()],
-            ..RegistryOptions::default()
-        },
-    )
-    .unwrap();
-    RuntimeJudge::new(Arc::new(runtime_with(RuntimeConfig::default())))
-        .with_registry(Arc::new(registry))
 }
 
 /// The seed's Canary with `pinned` as its policy, requiring `key`.
@@ -408,14 +385,14 @@ async fn a_canary_requiring_signatures_refuses_an_unsigned_policy_before_its_run
     let alice = Signer::new(setup.dir.path(), "alice");
     let (pinned, _) = pushed(&setup);
     let canary = canary_requiring(&pinned, &alice);
-    let err = judge(&setup).check(&canary).await.unwrap_err();
+    let err = setup.judge().check(&canary).await.unwrap_err();
     assert!(
         err.starts_with("spec.analysis.policy.ref: ") && err.contains("is not signed"),
         "{err}"
     );
     // The same policy without the requirement loads: it is the signature
     // that is missing, and a cached load does not skip the check.
-    let judge = judge(&setup);
+    let judge = setup.judge();
     let mut unverified = canary.clone();
     unverified.spec.analysis.policy.as_mut().unwrap().verify = None;
     judge.check(&unverified).await.unwrap();
@@ -427,11 +404,10 @@ async fn a_canary_requiring_signatures_runs_a_signed_policy() {
     let setup = Setup::new();
     let alice = Signer::new(setup.dir.path(), "alice");
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let signature = alice.sign(&payload);
-    push_signatures(&setup, "team/zscore", &digest, &[(payload, signature)]).await;
+    let layer = signed_by(&setup, &alice, &digest);
+    push_signatures(&setup, "team/zscore", &digest, &[layer]).await;
     let canary = canary_requiring(&pinned, &alice);
-    let checked = judge(&setup).check(&canary).await.unwrap();
+    let checked = setup.judge().check(&canary).await.unwrap();
     assert_eq!(format!("sha256:{}", checked.digest), digest_of_zscore());
     assert_eq!(checked.resolved.as_deref(), Some(pinned.as_str()));
 }
@@ -449,8 +425,7 @@ async fn every_key_file_of_a_directory_is_a_trusted_signer() {
     std::fs::copy(&alice.public, keys.join("alice.pub")).unwrap();
     std::fs::copy(&bob.public, keys.join("bob.pub")).unwrap();
     let (pinned, digest) = pushed(&setup);
-    let payload = payload(&setup, "team/zscore", &digest);
-    let by_alice = (payload.clone(), alice.sign(&payload));
+    let by_alice = signed_by(&setup, &alice, &digest);
     push_signatures(
         &setup,
         "team/zscore",
@@ -468,7 +443,7 @@ async fn every_key_file_of_a_directory_is_a_trusted_signer() {
         &eval_verified(&setup, &pinned, &[], &flags),
         "1 of the 2 trusted key(s) signed",
     );
-    let by_bob = (payload.clone(), bob.sign(&payload));
+    let by_bob = signed_by(&setup, &bob, &digest);
     push_signatures(&setup, "team/zscore", &digest, &[by_alice, by_bob]).await;
     assert_eq!(
         verdict(&eval_verified(&setup, &pinned, &[], &flags)),

@@ -151,8 +151,9 @@ expect "default render: watches every namespace" args_lack "$tmp/default.yaml" -
 expect "default render: replicas: 2" grep -qx '  replicas: 2' "$tmp/default.yaml"
 
 check "helm template --set watchNamespace=apps" render watch --set watchNamespace=apps
-expect "watchNamespace: a RoleBinding in that namespace instead of the ClusterRoleBinding" same_lines \
-    "$(printf '%s\n' ClusterRole//warbler Deployment/warbler/warbler \
+expect "watchNamespace: a RoleBinding in that namespace instead of the ClusterRoleBinding, and ClusterAnalysisPolicies readable" same_lines \
+    "$(printf '%s\n' ClusterRole//warbler ClusterRole//warbler-shared-policies \
+        ClusterRoleBinding//warbler-shared-policies Deployment/warbler/warbler \
         Role/warbler/warbler-leader-election RoleBinding/apps/warbler \
         RoleBinding/warbler/warbler-leader-election Service/warbler/warbler \
         ServiceAccount/warbler/warbler | sort)" \
@@ -264,7 +265,8 @@ check "create namespace warbler (restricted Pod Security)" k apply -f "$deploy/n
 check "helm install (pods admitted and Ready on kwok nodes)" \
     helm install warbler "$chart" -n warbler --create-namespace --wait --timeout 120s
 check "warbler.dev CRDs from the chart are Established" k wait --for=condition=Established \
-    --timeout=60s crd/canaries.warbler.dev crd/metrictemplates.warbler.dev
+    --timeout=60s crd/canaries.warbler.dev crd/metrictemplates.warbler.dev \
+    crd/analysispolicies.warbler.dev crd/clusteranalysispolicies.warbler.dev
 pods_on_kwok() {
     local out
     out=$(k -n warbler get pods -l app.kubernetes.io/name=warbler \
@@ -322,8 +324,11 @@ canaries.warbler.dev                  -          get,list,watch,patch,update
 canaries.warbler.dev                  status     get,patch,update
 canaries.warbler.dev                  finalizers update
 metrictemplates.warbler.dev           -          get,list,watch
+analysispolicies.warbler.dev          -          get,list,watch
+clusteranalysispolicies.warbler.dev   -          get,list,watch
 deployments.apps                      -          get,list,watch,create,patch,update
 deployments.apps                      scale      get,patch,update
+horizontalpodautoscalers.autoscaling  -          get,create,patch,update
 services                              -          get,list,watch,create,patch,update
 events.events.k8s.io                  -          create,patch
 events                                -          create,patch
@@ -352,6 +357,8 @@ create canaries.warbler.dev -A
 create canaries.warbler.dev -n default
 delete canaries.warbler.dev -n default
 update metrictemplates.warbler.dev -n default
+update analysispolicies.warbler.dev -n default
+create clusteranalysispolicies.warbler.dev -A
 delete deployments.apps -n default
 delete services -n default
 delete trafficsplits.split.smi-spec.io -n default

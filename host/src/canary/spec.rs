@@ -43,10 +43,10 @@ pub struct CanarySpec {
     /// `gatewayapi:v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    /// The HPA or KEDA object scaling the target.
+    /// The HorizontalPodAutoscaler scaling the target; the primary gets a
+    /// copy of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "super::schema::any_value")]
-    pub autoscaler_ref: Option<Value>,
+    pub autoscaler_ref: Option<AutoscalerRef>,
     /// Ingress object for NGINX-style providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::any_value")]
@@ -163,6 +163,46 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::any_value")]
     pub canary: Option<Value>,
+}
+
+/// `spec.autoscalerRef`, as Flagger's: the target's autoscaler, which the
+/// primary gets a copy of (`<name>-primary`, scaling `<target>-primary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoscalerRef {
+    /// `autoscaling/v2`.
+    #[serde(default = "default_autoscaler_api_version")]
+    pub api_version: String,
+    /// `HorizontalPodAutoscaler` (Flagger also takes KEDA's
+    /// `ScaledObject`, which Warbler refuses by name).
+    pub kind: String,
+    /// The autoscaler's name, in the Canary's namespace.
+    pub name: String,
+    /// KEDA queries for the primary's scaler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
+    pub primary_scaler_queries: Option<Value>,
+    /// Bounds for the primary's autoscaler instead of the target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_scaler_replicas: Option<ScalerReplicas>,
+}
+
+fn default_autoscaler_api_version() -> String {
+    "autoscaling/v2".to_owned()
+}
+
+/// `spec.autoscalerRef.primaryScalerReplicas`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScalerReplicas {
+    /// The primary's minimum replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub min_replicas: Option<i32>,
+    /// The primary's maximum replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_replicas: Option<i32>,
 }
 
 /// `spec.analysis`. The CRD's rules refuse, at `kubectl apply`, what the
@@ -368,10 +408,27 @@ fn default_webhook_type() -> WebhookKind {
 /// `spec.analysis.policy` (Warbler): which policy decides, and its config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "has(self.ref) != has(self.policyRef)",
+        "message": "name the policy once: either ref (its module) or policyRef (a shared AnalysisPolicy or ClusterAnalysisPolicy)",
+    },
+    {
+        "rule": "!has(self.policyRef) || !has(self.verify)",
+        "message": "a shared policy's signatures are required by the policy object: set verify there, not on the Canary",
+        "fieldPath": ".verify",
+    },
+]))]
 pub struct PolicySpec {
-    /// `builtin:NAME`, a file path (local mode) or an OCI reference.
-    #[serde(rename = "ref")]
-    pub reference: String,
+    /// The module: `builtin:NAME`, a file path (local mode) or an OCI
+    /// reference. Either this or `policyRef`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// A shared AnalysisPolicy or ClusterAnalysisPolicy that gives the
+    /// module, a default configuration and the signatures it must carry.
+    /// Either this or `ref`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_ref: Option<super::PolicyObjectRef>,
     /// The policy's own configuration, checked by the policy before the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::any_value")]

@@ -76,16 +76,30 @@ impl Canary {
                 ));
             }
         }
-        if let Some(policy) = &analysis.policy
-            && let Some(verify) = &policy.verify
-        {
-            if !policy.reference.starts_with(crate::oci::SCHEME) {
-                return Err(format!(
-                    "spec.analysis.policy.verify: `{}` is not an oci:// policy, and only those carry signatures; remove verify, or push the policy (`warbler policy push`) and sign it",
-                    policy.reference
-                ));
+        if let Some(policy) = &analysis.policy {
+            let reference = match (&policy.reference, &policy.policy_ref) {
+                (Some(reference), None) => reference,
+                (None, Some(shared)) => {
+                    return Err(format!(
+                        "spec.analysis.policy.policyRef: {} was not found; create it or fix the name",
+                        shared.describe(&self.metadata.namespace)
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err("spec.analysis.policy: both ref and policyRef are set; keep one (ref names a module, policyRef a shared policy)".to_owned());
+                }
+                (None, None) => {
+                    return Err("spec.analysis.policy: name the policy with ref (`builtin:threshold`, `oci://…`) or policyRef (a shared AnalysisPolicy)".to_owned());
+                }
+            };
+            if let Some(verify) = &policy.verify {
+                if !reference.starts_with(crate::oci::SCHEME) {
+                    return Err(format!(
+                        "spec.analysis.policy.verify: `{reference}` is not an oci:// policy, and only those carry signatures; remove verify, or push the policy (`warbler policy push`) and sign it"
+                    ));
+                }
+                verify.trusted_keys()?;
             }
-            verify.trusted_keys()?;
         }
         let mut notices = Vec::new();
         if analysis.metrics.is_empty() {

@@ -55,11 +55,11 @@ pub(super) fn read_manifest(path: &Path) -> Result<Manifest, CliError> {
     let mut manifest = Manifest::from_yaml(&path.display().to_string(), &text)
         .map_err(|err| CliError::bad_input(err, None))?;
     if let Some(policy) = manifest.canary.spec.analysis.policy.as_mut()
-        && let Ok(PolicySource::File(file)) = policy.reference.parse()
+        && let Some(Ok(PolicySource::File(file))) = policy.reference.as_deref().map(str::parse)
         && file.is_relative()
     {
         let folder = path.parent().unwrap_or(Path::new("."));
-        policy.reference = folder.join(file).display().to_string();
+        policy.reference = Some(folder.join(file).display().to_string());
     }
     Ok(manifest)
 }

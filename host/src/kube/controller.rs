@@ -30,17 +30,21 @@ use super::journal::DirJournal;
 use super::metrics::ClusterMetrics;
 use super::platform::{FIELD_MANAGER, KubePlatform, apply_params};
 use super::router::{KubeRouter, Provider};
+use super::shared_policy::SharedPolicies;
 use super::spec_check::check_spec;
 use super::status::{Runnable, StatusFacts, resource_status};
 use super::telemetry::{Telemetry, TimedJudge};
 use super::{api_error, describe};
-use crate::canary::{Canary, CanaryResource, CanaryResourceStatus};
+use crate::canary::{
+    AnalysisPolicyResource, Canary, CanaryResource, CanaryResourceStatus,
+    ClusterAnalysisPolicyResource, PolicyKind,
+};
 use crate::hooks::{HttpHooks, send_events};
 use crate::judge::{CheckedPolicy, RuntimeJudge};
 use crate::metrics::PrometheusSource;
 use crate::policy::PolicyRuntime;
 use crate::ports::{Clock, Platform, PortError, Readiness, Router, SystemClock};
-use crate::reconciler::{Event, Reconciler, Severity, policy_ref};
+use crate::reconciler::{Event, Reconciler, Severity, policy_label};
 
 /// The finalizer that holds a deleted Canary with `revertOnDeletion` until
 /// its target is restored.
@@ -132,6 +136,7 @@ struct Context {
     reconciler: ClusterReconciler,
     recorder: Recorder,
     telemetry: Arc<Telemetry>,
+    shared_policies: SharedPolicies,
 }
 
 /// Run the controller until `stop` completes (SIGTERM): serve health and
@@ -178,8 +183,13 @@ pub async fn run_controller(
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     };
+    let analysis_policies: Api<AnalysisPolicyResource> = match &options.namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
     let controller = Controller::new(canaries, watcher::Config::default());
     let store = controller.store();
+    let (namespaced_users, cluster_users) = (store.clone(), store.clone());
     let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let shutdown = {
         let stop = stop.clone();
@@ -214,6 +224,31 @@ pub async fn run_controller(
                 .map(|canary| ObjectRef::from_obj(&*canary))
                 .collect::<Vec<_>>()
         })
+        // A Canary waiting for its shared policy starts as soon as the policy
+        // is created, and a changed policy applies from the next step.
+        .watches(
+            analysis_policies,
+            watcher::Config::default(),
+            move |policy| {
+                let namespace = policy.namespace();
+                let name = policy.name_any();
+                users_of(&namespaced_users, PolicyKind::AnalysisPolicy, &name)
+                    .into_iter()
+                    .filter(|canary| canary.namespace == namespace)
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            Api::<ClusterAnalysisPolicyResource>::all(client.clone()),
+            watcher::Config::default(),
+            move |policy| {
+                users_of(
+                    &cluster_users,
+                    PolicyKind::ClusterAnalysisPolicy,
+                    &policy.name_any(),
+                )
+            },
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
@@ -227,6 +262,28 @@ pub async fn run_controller(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The Canaries that name the shared policy `name` of `kind`.
+fn users_of(
+    canaries: &kube::runtime::reflector::Store<CanaryResource>,
+    kind: PolicyKind,
+    name: &str,
+) -> Vec<ObjectRef<CanaryResource>> {
+    canaries
+        .state()
+        .into_iter()
+        .filter(|canary| {
+            canary
+                .spec
+                .analysis
+                .policy
+                .as_ref()
+                .and_then(|policy| policy.policy_ref.as_ref())
+                .is_some_and(|shared| shared.kind == kind && shared.name == name)
+        })
+        .map(|canary| ObjectRef::from_obj(&*canary))
+        .collect()
 }
 
 fn context(client: Client, options: &ControllerOptions, telemetry: Arc<Telemetry>) -> Context {
@@ -256,6 +313,7 @@ fn context(client: Client, options: &ControllerOptions, telemetry: Arc<Telemetry
     };
     Context {
         recorder: Recorder::new(client.clone(), reporter),
+        shared_policies: SharedPolicies::watch(client.clone(), options.namespace.as_deref()),
         client,
         reconciler,
         telemetry,
@@ -332,11 +390,12 @@ async fn reconcile(
 
     let started = Instant::now();
     let mut canary = Canary::from_resource(&resource);
-    let written = policy_ref(&canary).to_owned();
+    let shared = context.shared_policies.adopt(&mut canary).await;
+    let written = policy_label(&canary);
     let previous = resource.status.as_ref();
     pin_policy_in_flight(&mut canary, previous);
     let before = canary.status.phase;
-    let (runnable, checked) = runnable(&canary, &context).await;
+    let (runnable, checked) = runnable(&canary, shared, &context).await;
     let status = StatusWrite {
         policy: written,
         checked,
@@ -375,9 +434,10 @@ fn pin_policy_in_flight(canary: &mut Canary, previous: Option<&CanaryResourceSta
         return;
     };
     if let Some(policy) = canary.spec.analysis.policy.as_mut()
-        && previous.policy.as_deref() == Some(policy.reference.as_str())
+        && policy.reference.is_some()
+        && previous.policy == policy.reference
     {
-        policy.reference = resolved.clone();
+        policy.reference = Some(resolved.clone());
     }
 }
 
@@ -388,8 +448,16 @@ struct StatusWrite {
     checked: Option<CheckedPolicy>,
 }
 
-/// Whether `canary` can run, and its policy if it loaded.
-async fn runnable(canary: &Canary, context: &Context) -> (Runnable, Option<CheckedPolicy>) {
+/// Whether `canary` can run, and its policy if it loaded. `shared` is what
+/// became of the shared policy it names.
+async fn runnable(
+    canary: &Canary,
+    shared: Result<(), String>,
+    context: &Context,
+) -> (Runnable, Option<CheckedPolicy>) {
+    if let Err(message) = shared {
+        return policy_failed(canary, message);
+    }
     let provider = context.reconciler.router.provider_of(canary);
     let notices = match check_spec(canary, provider) {
         Ok(notices) => notices,
@@ -405,22 +473,29 @@ async fn runnable(canary: &Canary, context: &Context) -> (Runnable, Option<Check
     };
     match context.reconciler.judge.inner.check(canary).await {
         Ok(checked) => (Runnable::Yes(notices.join("; ")), Some(checked)),
-        // A run in flight goes on: its steps fail safe (each policy failure
-        // is a failed check) instead of leaving traffic where it is.
-        Err(message) if canary.status.is_running() => (
+        Err(message) => policy_failed(canary, message),
+    }
+}
+
+/// A Canary whose policy cannot be had: a run in flight goes on, its steps
+/// failing safe (each policy failure is a failed check) instead of leaving
+/// traffic where it is; any other Canary does not start.
+fn policy_failed(canary: &Canary, message: String) -> (Runnable, Option<CheckedPolicy>) {
+    if canary.status.is_running() {
+        return (
             Runnable::Yes(format!(
                 "policy failing, steps count as failed checks: {message}"
             )),
             None,
-        ),
-        Err(message) => (
-            Runnable::No {
-                reason: "PolicyRefused",
-                message,
-            },
-            None,
-        ),
+        );
     }
+    (
+        Runnable::No {
+            reason: "PolicyRefused",
+            message,
+        },
+        None,
+    )
 }
 
 async fn write_status(

@@ -16,6 +16,7 @@ use kube::{Client, Resource};
 use serde_json::{Value, json};
 
 use super::api_error;
+use super::autoscaler::apply_primary_autoscaler;
 use super::template::canonical_pod_template;
 use crate::canary::{Canary, CanaryResource};
 use crate::ports::{Platform, PortError, Readiness};
@@ -159,7 +160,8 @@ pub fn service_name(canary: &Canary) -> String {
         .unwrap_or_else(|| canary.spec.target_ref.name.clone())
 }
 
-fn primary_name(canary: &Canary) -> String {
+/// `<target>-primary`, the primary Deployment's name.
+pub fn primary_name(canary: &Canary) -> String {
     format!("{}-primary", canary.spec.target_ref.name)
 }
 
@@ -369,6 +371,7 @@ impl Platform for KubePlatform {
             }
         };
         self.apply_services(canary, &target).await?;
+        apply_primary_autoscaler(&self.client, canary).await?;
         let threshold = threshold(canary.spec.analysis.primary_ready_threshold);
         Ok(readiness(&primary, threshold))
     }
@@ -399,7 +402,8 @@ impl Platform for KubePlatform {
         };
         let primary = primary_object(canary, &target, replicas)?;
         self.apply(&self.deployments(canary), &primary_name(canary), &primary)
-            .await
+            .await?;
+        apply_primary_autoscaler(&self.client, canary).await
     }
 
     async fn primary_readiness(&self, canary: &Canary) -> Result<Readiness, PortError> {

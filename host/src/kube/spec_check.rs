@@ -21,7 +21,12 @@ type IsSet = fn(&Canary) -> bool;
 /// not implement: a Canary setting one is not run rather than run
 /// differently from what it asks.
 const REFUSED: &[(&str, IsSet)] = &[
-    ("spec.autoscalerRef", |c| c.spec.autoscaler_ref.is_some()),
+    ("spec.autoscalerRef.primaryScalerQueries", |c| {
+        c.spec
+            .autoscaler_ref
+            .as_ref()
+            .is_some_and(|a| a.primary_scaler_queries.is_some())
+    }),
     ("spec.ingressRef", |c| c.spec.ingress_ref.is_some()),
     ("spec.routeRef", |c| c.spec.route_ref.is_some()),
     ("spec.upstreamRef", |c| c.spec.upstream_ref.is_some()),
@@ -79,6 +84,15 @@ pub fn check_spec(
         return Err(format!(
             "spec.targetRef.apiVersion: {} is not apps/v1; set it to apps/v1",
             target.api_version
+        ));
+    }
+    if let Some(autoscaler) = &canary.spec.autoscaler_ref
+        && (autoscaler.kind != "HorizontalPodAutoscaler"
+            || autoscaler.api_version != "autoscaling/v2")
+    {
+        return Err(format!(
+            "spec.autoscalerRef: {} {} is not supported; Warbler copies a HorizontalPodAutoscaler (autoscaling/v2) for the primary",
+            autoscaler.api_version, autoscaler.kind
         ));
     }
     provider?;
@@ -156,6 +170,25 @@ mod tests {
         assert!(
             notices[0].starts_with("spec.analysis.alerts"),
             "{notices:?}"
+        );
+    }
+
+    #[test]
+    fn a_horizontal_pod_autoscaler_can_run() {
+        let spec = "  autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: frontend, primaryScalerReplicas: {minReplicas: 2}}\n  service: {port: 9898}\n  analysis: {interval: 1m, metrics: [{name: request-success-rate}]}\n";
+        assert_eq!(
+            check_spec(&canary(spec), Ok(Provider::TrafficSplit)),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn a_keda_scaled_object_is_refused_by_name() {
+        let spec = "  autoscalerRef: {apiVersion: keda.sh/v1alpha1, kind: ScaledObject, name: frontend}\n  service: {port: 9898}\n  analysis: {interval: 1m}\n";
+        let err = check_spec(&canary(spec), Ok(Provider::TrafficSplit)).unwrap_err();
+        assert!(
+            err.starts_with("spec.autoscalerRef: keda.sh/v1alpha1 ScaledObject"),
+            "{err}"
         );
     }
 

@@ -55,10 +55,11 @@ impl OciReference {
         digest: &str,
         repository: Option<&str>,
     ) -> Result<OciReference, OciError> {
-        let tag = super::signature_tag(digest).ok_or_else(|| OciError::BadReference {
-            reference: format!("{self}"),
-            message: format!("{digest} is not a sha256 digest"),
-        })?;
+        let tag =
+            super::signature::signature_tag(digest).ok_or_else(|| OciError::BadReference {
+                reference: format!("{self}"),
+                message: format!("{digest} is not a sha256 digest"),
+            })?;
         let repository = repository.map_or_else(
             || format!("{}/{}", self.0.registry(), self.0.repository()),
             |r| {

@@ -66,11 +66,6 @@ impl TrustedKey {
         })
     }
 
-    /// How messages name the key.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     fn verifies(&self, payload: &[u8], signature: &[u8]) -> bool {
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.point)
             .verify(payload, signature)

@@ -90,12 +90,12 @@ where
         step.status.steps += 1;
 
         let input = self.snapshot(&step).await;
-        let policy = policy_ref(canary);
+        let policy = policy_label(canary);
         let outcome = self.judge.judge(canary, &input).await;
         self.journal
             .append(&JournalEntry {
                 canary: canary.key(),
-                policy: policy.to_owned(),
+                policy: policy.clone(),
                 run_started_ms: step.status.run_started_ms.unwrap_or_default(),
                 step: step.status.steps,
                 at_ms: step.now_ms,
@@ -275,15 +275,34 @@ where
     }
 }
 
-/// The policy a Canary names, or the default.
-pub fn policy_ref(canary: &Canary) -> &str {
-    canary
-        .spec
-        .analysis
-        .policy
-        .as_ref()
-        .map(|p| p.reference.as_str())
-        .unwrap_or(DEFAULT_POLICY)
+/// The module of the policy a Canary names, or the default. `Err` says
+/// which shared policy (`policyRef`) the Canary names and could not adopt:
+/// its steps fail safe until the policy object is back.
+pub fn policy_ref(canary: &Canary) -> Result<&str, String> {
+    let Some(policy) = canary.spec.analysis.policy.as_ref() else {
+        return Ok(DEFAULT_POLICY);
+    };
+    match (&policy.reference, &policy.policy_ref) {
+        (Some(reference), _) => Ok(reference),
+        (None, Some(shared)) => Err(format!(
+            "{} is not available; create it or fix spec.analysis.policy.policyRef",
+            shared.describe(&canary.metadata.namespace)
+        )),
+        (None, None) => {
+            Err("spec.analysis.policy names no policy; set ref or policyRef".to_owned())
+        }
+    }
+}
+
+/// How logs, events and the journal name the policy a Canary names.
+pub fn policy_label(canary: &Canary) -> String {
+    match policy_ref(canary) {
+        Ok(reference) => reference.to_owned(),
+        Err(_) => canary
+            .policy_object()
+            .map(|shared| shared.describe(&canary.metadata.namespace))
+            .unwrap_or_default(),
+    }
 }
 
 /// How many holds without a failed check the host allows in a row.

@@ -95,6 +95,8 @@ pub fn install_crds() {
                 "--timeout=60s",
                 "crd/canaries.warbler.dev",
                 "crd/metrictemplates.warbler.dev",
+                "crd/analysispolicies.warbler.dev",
+                "crd/clusteranalysispolicies.warbler.dev",
                 "crd/trafficsplits.split.smi-spec.io",
                 "crd/httproutes.gateway.networking.k8s.io",
             ],

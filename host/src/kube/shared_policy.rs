@@ -1,0 +1,116 @@
+//! Shared policies in a cluster: the AnalysisPolicy or ClusterAnalysisPolicy
+//! a Canary names by `analysis.policy.policyRef`, adopted into the Canary
+//! at each reconcile.
+//!
+//! Both kinds are watched into local caches, so a thousand Canaries sharing
+//! one policy cost the API server no request per step; a name the cache
+//! does not know yet (a policy created a moment ago) is read directly.
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use super::describe;
+use crate::canary::{
+    AnalysisPolicyResource, AnalysisPolicySpec, Canary, ClusterAnalysisPolicyResource, PolicyKind,
+};
+
+/// The shared policies the controller can see.
+#[derive(Clone)]
+pub struct SharedPolicies {
+    namespaced: Store<AnalysisPolicyResource>,
+    cluster: Store<ClusterAnalysisPolicyResource>,
+    client: Client,
+}
+
+impl SharedPolicies {
+    /// Start watching both kinds (AnalysisPolicies in `namespace` only,
+    /// when the controller watches one namespace). The watches run until
+    /// the process ends; a failing one (CRD missing, RBAC) retries with
+    /// backoff while direct reads say what is wrong.
+    pub fn watch(client: Client, namespace: Option<&str>) -> SharedPolicies {
+        let namespaced = match namespace {
+            Some(namespace) => Api::namespaced(client.clone(), namespace),
+            None => Api::all(client.clone()),
+        };
+        SharedPolicies {
+            namespaced: cache(namespaced),
+            cluster: cache(Api::all(client.clone())),
+            client,
+        }
+    }
+
+    /// Make `canary`'s `analysis.policy` say what the shared policy it
+    /// names says; nothing to do for a Canary that names a module itself.
+    /// The error names the field and what to do.
+    pub async fn adopt(&self, canary: &mut Canary) -> Result<(), String> {
+        let Some(reference) = canary.policy_object().cloned() else {
+            return Ok(());
+        };
+        let namespace = canary.metadata.namespace.clone();
+        let found = match reference.kind {
+            PolicyKind::AnalysisPolicy => {
+                let key = ObjectRef::new(&reference.name).within(&namespace);
+                let api = Api::namespaced(self.client.clone(), &namespace);
+                find(&self.namespaced, key, api)
+                    .await
+                    .map(|r| r.map(|p| p.spec))
+            }
+            PolicyKind::ClusterAnalysisPolicy => {
+                let key = ObjectRef::new(&reference.name);
+                let api = Api::all(self.client.clone());
+                find(&self.cluster, key, api)
+                    .await
+                    .map(|r| r.map(|p| p.spec.0))
+            }
+        };
+        let shared: AnalysisPolicySpec = match found {
+            Ok(Some(spec)) => spec,
+            Ok(None) => {
+                return Err(format!(
+                    "spec.analysis.policy.policyRef: {} not found; create it (apiVersion warbler.dev/v1alpha1) or fix the name",
+                    reference.describe(&namespace)
+                ));
+            }
+            Err(err) => {
+                return Err(format!(
+                    "spec.analysis.policy.policyRef: cannot read {}: {err}; install the CRDs (`warbler crd`) and check the controller's RBAC",
+                    reference.describe(&namespace)
+                ));
+            }
+        };
+        canary.adopt_policy(&shared)
+    }
+}
+
+/// A cache of `api`'s objects, kept by a watch that runs in the background.
+fn cache<K>(api: Api<K>) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync,
+    K: 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .touched_objects();
+    tokio::spawn(stream.for_each(|event| async move {
+        if let Err(err) = event {
+            tracing::debug!("watching shared policies: {err}");
+        }
+    }));
+    store
+}
+
+/// The object `key` names: from the cache, else read from the API server.
+async fn find<K>(store: &Store<K>, key: ObjectRef<K>, api: Api<K>) -> Result<Option<K>, String>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    if let Some(object) = store.get(&key) {
+        return Ok(Some((*object).clone()));
+    }
+    api.get_opt(&key.name).await.map_err(|err| describe(&err))
+}
