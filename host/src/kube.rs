@@ -14,6 +14,7 @@ mod spec_check;
 mod status;
 mod telemetry;
 mod template;
+mod tracked_config;
 
 pub use controller::{ControllerError, ControllerOptions, LeaderElection, run_controller};
 pub use journal::DirJournal;

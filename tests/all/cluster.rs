@@ -8,6 +8,7 @@ mod autoscaler;
 mod exporter;
 mod fixture;
 mod shared_policy;
+mod tracked_config;
 
 use std::time::Duration;
 
@@ -338,6 +339,14 @@ async fn the_schema_refuses_what_it_can_and_a_condition_names_the_rest() {
     let err = try_kubectl(&["apply", "-n", "refused", "-f", "-"], Some(&unanswerable)).unwrap_err();
     assert!(err.contains("needs a query or a templateRef"), "{err}");
 
+    let named_twice = seed.replacen(
+        "    interval: 10s\n",
+        "    interval: 10s\n    policy: {ref: builtin:threshold, policyRef: {name: shared}}\n",
+        1,
+    );
+    let err = try_kubectl(&["apply", "-n", "refused", "-f", "-"], Some(&named_twice)).unwrap_err();
+    assert!(err.contains("name the policy once"), "{err}");
+
     let retries = seed.replace(
         "    port: 9898",
         "    port: 9898\n    retries: {attempts: 3}",
@@ -551,12 +560,13 @@ async fn a_canary_with_hanging_metrics_and_a_runaway_policy_does_not_delay_anoth
     assert_eq!(fixture.status_of("backend")["phase"], "Progressing");
 }
 
-/// The seed's Canary judged by `policy` (an `oci://` reference).
+/// The seed's Canary with `policy` (a YAML flow mapping) as its
+/// `analysis.policy`.
 fn seed_with_policy(fixture: &Fixture, policy: &str) -> String {
     let seed = fixture.seed_canary();
     let with = seed.replacen(
         "    interval: 10s\n",
-        &format!("    interval: 10s\n    policy:\n      ref: {policy}\n"),
+        &format!("    interval: 10s\n    policy: {policy}\n"),
         1,
     );
     assert_ne!(
@@ -566,12 +576,11 @@ fn seed_with_policy(fixture: &Fixture, policy: &str) -> String {
     with
 }
 
-/// The `backend` Deployment at `image` and a Canary of it whose policy
-/// must be signed by `key`.
-fn backend_requiring_signature(fixture: &Fixture, image: &str, policy: &str, key: &str) -> String {
+/// The `backend` Deployment at `image` and a Canary of it whose
+/// `analysis.policy` is `policy` (a YAML flow mapping).
+fn backend_with_policy(fixture: &Fixture, image: &str, policy: &str) -> String {
     let deployment = fixture.deployment(image).replace("frontend", "backend");
     let namespace = &fixture.namespace;
-    let key = key.replace('\n', "\\n");
     format!(
         r#"{deployment}
 ---
@@ -586,10 +595,19 @@ spec:
     threshold: 5
     maxWeight: 50
     stepWeight: 10
-    policy:
-      ref: {policy}
-      verify: {{ keys: ["{key}"] }}
+    policy: {policy}
 "#
+    )
+}
+
+/// The `backend` Deployment at `image` and a Canary of it whose policy
+/// must be signed by `key`.
+fn backend_requiring_signature(fixture: &Fixture, image: &str, policy: &str, key: &str) -> String {
+    let key = key.replace('\n', "\\n");
+    backend_with_policy(
+        fixture,
+        image,
+        &format!(r#"{{ ref: "{policy}", verify: {{ keys: ["{key}"] }} }}"#),
     )
 }
 
@@ -622,7 +640,10 @@ async fn a_registry_policy_judges_its_run_to_the_end_while_another_canarys_unsig
     let target = format!("{}:1.0", registry.reference("policies/threshold"));
     let pinned = push_policy(&fixture, &registry, "builtin:threshold", &target);
     let alice = super::signatures::Signer::new(fixture.dir.path(), "alice");
-    fixture.apply(&seed_with_policy(&fixture, &target));
+    fixture.apply(&seed_with_policy(
+        &fixture,
+        &format!(r#"{{ ref: "{target}" }}"#),
+    ));
     fixture.apply(&backend_requiring_signature(
         &fixture,
         "ghcr.io/stefanprodan/podinfo:6.0.0",

@@ -113,6 +113,22 @@ async fn finish(mut run: LocalRun, observer: &mut dyn RunObserver) -> RunEnd {
     end
 }
 
+/// Roll `manifest` out on the proxy at `listen` while `rps` requests per
+/// second go through it, with built-in metrics from the proxy; how it ended
+/// and its journal.
+async fn run_under_load(
+    manifest: Manifest,
+    dir: &Path,
+    listen: u16,
+    rps: f64,
+) -> (RunEnd, Vec<JournalEntry>) {
+    let load = send_load(&format!("http://127.0.0.1:{listen}/"), rps);
+    let run = LocalRun::start(manifest, options(dir, None)).await.unwrap();
+    let end = finish(run, &mut ignore()).await;
+    load.abort();
+    (end, journal(dir))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_canary_is_promoted_locally_with_prometheus_scraping_the_proxy() {
     let dir = tempfile::tempdir().unwrap();
@@ -194,14 +210,7 @@ async fn a_canary_naming_a_shared_policy_of_its_file_is_judged_by_it_with_its_co
 "#,
         &shared,
     );
-    let load = send_load(&format!("http://127.0.0.1:{listen}/"), 50.0);
-    let run = LocalRun::start(manifest, options(dir.path(), None))
-        .await
-        .unwrap();
-    let end = finish(run, &mut ignore()).await;
-    load.abort();
-
-    let steps = journal(dir.path());
+    let (end, steps) = run_under_load(manifest, dir.path(), listen, 50.0).await;
     assert_eq!(end, RunEnd::Promoted, "steps: {steps:#?}");
     for step in &steps {
         assert_eq!(step.policy, "builtin:threshold");
@@ -454,14 +463,7 @@ spec:
 "#,
         &template,
     );
-    let load = send_load(&format!("http://127.0.0.1:{listen}/"), 100.0);
-    let run = LocalRun::start(manifest, options(dir.path(), None))
-        .await
-        .unwrap();
-    let end = finish(run, &mut ignore()).await;
-    load.abort();
-
-    let steps = journal(dir.path());
+    let (end, steps) = run_under_load(manifest, dir.path(), listen, 100.0).await;
     assert_eq!(end, RunEnd::Promoted, "{steps:#?}");
     let failures = &steps.last().unwrap().input.metrics[0];
     assert_eq!((failures.canary, failures.primary), (Some(0.0), Some(0.0)));

@@ -329,6 +329,8 @@ clusteranalysispolicies.warbler.dev   -          get,list,watch
 deployments.apps                      -          get,list,watch,create,patch,update
 deployments.apps                      scale      get,patch,update
 horizontalpodautoscalers.autoscaling  -          get,create,patch,update
+configmaps                            -          get,create,patch,update
+secrets                               -          get,create,patch,update
 services                              -          get,list,watch,create,patch,update
 events.events.k8s.io                  -          create,patch
 events                                -          create,patch
@@ -344,11 +346,9 @@ kube-system  -
 # What the controller must never be able to do (beyond the verbs the matrix
 # above denies): ARGS for can-i.
 never='
-get secrets -A
 list secrets -A
-get secrets -n warbler
 watch secrets -n warbler
-get configmaps -n warbler
+list configmaps -A
 get pods -A
 create pods -n default
 create pods --subresource=exec -n default
@@ -432,7 +432,7 @@ expect "sa kubeconfig: list canaries in every namespace" ks get canaries.warbler
 expect "sa kubeconfig: list deployments in every namespace" ks get deployments.apps -A
 expect "sa kubeconfig: create a Deployment (server dry run)" \
     ks -n default create deployment probe --image=probe --dry-run=server
-expect "sa kubeconfig: no secrets" forbidden ks -n warbler get secrets
+expect "sa kubeconfig: no listing of secrets" forbidden ks -n warbler get secrets
 expect "sa kubeconfig: no pods" forbidden ks -n default get pods
 lease() { # NAMESPACE
     cat <<EOF

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::api_error;
 use super::autoscaler::apply_primary_autoscaler;
 use super::template::canonical_pod_template;
+use super::tracked_config::{CHECKSUM_ANNOTATION, TrackedConfigs};
 use crate::canary::{Canary, CanaryResource};
 use crate::ports::{Platform, PortError, Readiness};
 
@@ -63,6 +64,34 @@ impl KubePlatform {
                 canary.metadata.namespace
             ),
         })
+    }
+
+    /// The configs the target's pods use.
+    async fn tracked_configs(
+        &self,
+        canary: &Canary,
+        target: &Deployment,
+    ) -> Result<TrackedConfigs, PortError> {
+        let spec = target
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.template.spec.clone())
+            .unwrap_or_default();
+        TrackedConfigs::read(&self.client, canary, &spec).await
+    }
+
+    /// Apply the primary for `target`'s current pod template and configs.
+    async fn apply_primary(
+        &self,
+        canary: &Canary,
+        target: &Deployment,
+        replicas: i32,
+    ) -> Result<(), PortError> {
+        let tracked = self.tracked_configs(canary, target).await?;
+        tracked.apply_primary_copies(&self.client, canary).await?;
+        let primary = primary_object(canary, target, replicas, &tracked)?;
+        self.apply(&self.deployments(canary), &primary_name(canary), &primary)
+            .await
     }
 
     async fn apply<K>(&self, api: &Api<K>, name: &str, object: &K) -> Result<(), PortError>
@@ -244,11 +273,12 @@ fn primary_labels(labels: &BTreeMap<String, String>, key: &str) -> BTreeMap<Stri
 }
 
 /// The primary Deployment for `target`'s current pod template, with
-/// `replicas`.
+/// `replicas`, its pods using the copies of the `tracked` configs.
 fn primary_object(
     canary: &Canary,
     target: &Deployment,
     replicas: i32,
+    tracked: &TrackedConfigs,
 ) -> Result<Deployment, PortError> {
     let (key, _) = selector_label(target).map_err(|message| PortError {
         port: "platform",
@@ -260,7 +290,16 @@ fn primary_object(
     template_meta.labels = template_meta
         .labels
         .map(|labels| primary_labels(&labels, &key));
+    if let Some(checksum) = tracked.checksum() {
+        template_meta
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(CHECKSUM_ANNOTATION.to_owned(), checksum);
+    }
     template.metadata = Some(template_meta);
+    if let Some(pod) = template.spec.as_mut() {
+        tracked.use_primary_copies(pod);
+    }
     let selector = LabelSelector {
         match_labels: spec
             .selector
@@ -349,10 +388,21 @@ fn threshold(value: Option<u32>) -> u32 {
 
 impl Platform for KubePlatform {
     async fn target_template(&self, canary: &Canary) -> Result<Option<Value>, PortError> {
-        let target = self.get(canary, &canary.spec.target_ref.name).await?;
-        Ok(target
-            .and_then(|deployment| deployment.spec)
-            .map(|spec| canonical_pod_template(&spec.template)))
+        let Some(target) = self.get(canary, &canary.spec.target_ref.name).await? else {
+            return Ok(None);
+        };
+        let Some(spec) = &target.spec else {
+            return Ok(None);
+        };
+        let mut template = canonical_pod_template(&spec.template);
+        // A change of a tracked config's data is a new revision; a target
+        // without configs keeps the revision of its template alone.
+        if let Some(checksum) = self.tracked_configs(canary, &target).await?.checksum()
+            && let Some(object) = template.as_object_mut()
+        {
+            object.insert("trackedConfigs".to_owned(), Value::String(checksum));
+        }
+        Ok(Some(template))
     }
 
     async fn ensure_primary(&self, canary: &Canary) -> Result<Readiness, PortError> {
@@ -361,9 +411,7 @@ impl Platform for KubePlatform {
             Some(primary) => primary,
             None => {
                 let replicas = replicas_of(&target).max(1);
-                let primary = primary_object(canary, &target, replicas)?;
-                self.apply(&self.deployments(canary), &primary_name(canary), &primary)
-                    .await?;
+                self.apply_primary(canary, &target, replicas).await?;
                 return Ok(Readiness::NotReady(format!(
                     "Deployment {} created",
                     primary_name(canary)
@@ -400,9 +448,7 @@ impl Platform for KubePlatform {
             Some(primary) => replicas_of(&primary),
             None => replicas_of(&target).max(1),
         };
-        let primary = primary_object(canary, &target, replicas)?;
-        self.apply(&self.deployments(canary), &primary_name(canary), &primary)
-            .await?;
+        self.apply_primary(canary, &target, replicas).await?;
         apply_primary_autoscaler(&self.client, canary).await
     }
 

@@ -4,51 +4,12 @@
 use std::time::Duration;
 
 use super::fixture::{Fixture, kubectl};
-use super::{INIT, RUN, assert_no_step_twice, push_policy, ready_condition};
+use super::{
+    INIT, RUN, assert_no_step_twice, backend_with_policy, push_policy, ready_condition,
+    seed_with_policy,
+};
 use crate::registry_server::Registry;
 use crate::signatures::Signer;
-
-/// The seed's Canary judged by the shared policy `policy_ref` (a flow
-/// mapping, e.g. `{ kind: ClusterAnalysisPolicy, name: x }`).
-fn seed_naming(fixture: &Fixture, policy_ref: &str) -> String {
-    let seed = fixture.seed_canary();
-    let with = seed.replacen(
-        "    interval: 10s\n",
-        &format!("    interval: 10s\n    policy:\n      policyRef: {policy_ref}\n"),
-        1,
-    );
-    assert_ne!(
-        with, seed,
-        "the seed's analysis has no `interval: 10s` line"
-    );
-    with
-}
-
-/// The `backend` Deployment and a Canary of it naming `policy_ref`.
-fn backend_naming(fixture: &Fixture, policy_ref: &str) -> String {
-    let deployment = fixture
-        .deployment("ghcr.io/stefanprodan/podinfo:6.0.0")
-        .replace("frontend", "backend");
-    let namespace = &fixture.namespace;
-    format!(
-        r#"{deployment}
----
-apiVersion: warbler.dev/v1alpha1
-kind: Canary
-metadata: {{ name: backend, namespace: {namespace} }}
-spec:
-  targetRef: {{ apiVersion: apps/v1, kind: Deployment, name: backend }}
-  service: {{ port: 9898 }}
-  analysis:
-    interval: 10s
-    threshold: 5
-    maxWeight: 50
-    stepWeight: 10
-    policy:
-      policyRef: {policy_ref}
-"#
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a cluster"]
@@ -68,9 +29,9 @@ async fn canaries_are_judged_by_the_shared_policy_they_name_with_its_signature_r
         ],
         None,
     );
-    fixture.apply(&seed_naming(
+    fixture.apply(&seed_with_policy(
         &fixture,
-        &format!("{{ kind: ClusterAnalysisPolicy, name: {shared} }}"),
+        &format!("{{ policyRef: {{ kind: ClusterAnalysisPolicy, name: {shared} }} }}"),
     ));
     // The namespace's own policy requires a signature the module lacks.
     let alice = Signer::new(fixture.dir.path(), "alice");
@@ -78,7 +39,11 @@ async fn canaries_are_judged_by_the_shared_policy_they_name_with_its_signature_r
     fixture.apply(&format!(
         "apiVersion: warbler.dev/v1alpha1\nkind: AnalysisPolicy\nmetadata: {{ name: signed-only }}\nspec:\n  ref: {target}\n  verify: {{ keys: [\"{key}\"] }}\n"
     ));
-    fixture.apply(&backend_naming(&fixture, "{ name: signed-only }"));
+    fixture.apply(&backend_with_policy(
+        &fixture,
+        "ghcr.io/stefanprodan/podinfo:6.0.0",
+        "{ policyRef: { name: signed-only } }",
+    ));
     fixture.start_controller(&["--insecure-registry", &registry.address()]);
 
     // Named before it exists: not started, and the condition says why.
