@@ -25,6 +25,19 @@ pub struct Process {
 /// How long a release has to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// The program to run for `program`: `warbler` is this very binary, so a
+/// file whose releases run `warbler sample-app` works from `cargo run` or
+/// any install path without `warbler` on `PATH`; anything else is run as
+/// written.
+fn resolve_program(program: &str) -> std::path::PathBuf {
+    if program == "warbler"
+        && let Ok(exe) = std::env::current_exe()
+    {
+        return exe;
+    }
+    program.into()
+}
+
 impl Process {
     /// Start `command` with `${PORT}` (in its arguments) and `PORT` (in its
     /// environment) set to a free loopback port; stdout and stderr go to
@@ -51,7 +64,7 @@ impl Process {
             .try_clone()
             .map_err(|err| format!("cannot open log {}: {err}", log.display()))?;
         let port_text = port.to_string();
-        let mut command = Command::new(program);
+        let mut command = Command::new(resolve_program(program));
         command
             .args(args.iter().map(|arg| arg.replace("${PORT}", &port_text)))
             .envs(env)
@@ -131,4 +144,22 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_program_warbler_is_this_binary() {
+        assert_eq!(resolve_program("warbler"), std::env::current_exe().unwrap());
+    }
+
+    #[test]
+    fn any_other_program_runs_as_written() {
+        assert_eq!(
+            resolve_program("python3"),
+            std::path::PathBuf::from("python3")
+        );
+    }
 }
