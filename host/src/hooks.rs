@@ -8,7 +8,7 @@ use serde::Serialize;
 use warbler_guest_sdk::WebhookResult;
 
 use crate::canary::{Canary, WebhookKind, WebhookSpec};
-use crate::ports::Hooks;
+use crate::ports::{Clock, Hooks, SystemClock, payload_phase};
 use crate::reconciler::{Event, Severity, hooks_of};
 
 /// How long a webhook may take when its spec sets no `timeout`.
@@ -102,7 +102,7 @@ impl Hooks for HttpHooks {
         let payload = Payload {
             name: &canary.metadata.name,
             namespace: &canary.metadata.namespace,
-            phase: canary.status.phase,
+            phase: payload_phase(canary, hook.kind),
             checksum: canary
                 .status
                 .last_applied_spec
@@ -132,9 +132,10 @@ impl Hooks for HttpHooks {
 }
 
 /// Send `events` to the Canary's `event` webhooks, as Flagger does: the
-/// event's text and type (`Normal` or `Warning`) go in the metadata as
-/// `eventMessage` and `eventType`. A failing event webhook is logged and
-/// never holds up the rollout.
+/// event's text and type (`Normal` or `Warning`) and the time it is sent
+/// (Unix milliseconds) go in the metadata as `eventMessage`, `eventType`
+/// and `timestamp`. A failing event webhook is logged and never holds up
+/// the rollout.
 pub async fn send_events<H: Hooks>(hooks: &H, canary: &Canary, events: &[Event]) {
     for hook in hooks_of(canary, WebhookKind::Event) {
         for event in events {
@@ -147,6 +148,8 @@ pub async fn send_events<H: Hooks>(hooks: &H, canary: &Canary, events: &[Event])
                 .insert("eventMessage".to_owned(), event.message.clone());
             hook.metadata
                 .insert("eventType".to_owned(), kind.to_owned());
+            hook.metadata
+                .insert("timestamp".to_owned(), SystemClock.now_ms().to_string());
             let result = hooks.call(canary, &hook).await;
             if !result.passed {
                 tracing::warn!(hook = %hook.name, "event webhook failed: {}", result.message);

@@ -7,7 +7,7 @@ pub mod memory;
 use std::future::Future;
 
 use serde_json::Value;
-use warbler_guest_sdk::{Input, Verdict, WebhookResult};
+use warbler_guest_sdk::{Input, Phase, Verdict, WebhookKind, WebhookResult};
 
 use crate::canary::{Canary, MetricSpec, WebhookSpec};
 
@@ -123,12 +123,26 @@ pub trait MetricSource: Send + Sync {
 /// Webhooks: Flagger's eight types, with its payload.
 pub trait Hooks: Send + Sync {
     /// Call `hook` for `canary` and report the outcome (never an error: a
-    /// transport failure is a failed webhook).
+    /// transport failure is a failed webhook). The payload's phase is
+    /// [`payload_phase`].
     fn call(
         &self,
         canary: &Canary,
         hook: &WebhookSpec,
     ) -> impl Future<Output = WebhookResult> + Send;
+}
+
+/// The phase a webhook's payload carries, as Flagger sends it: the
+/// Canary's own phase for `post-rollout` (the one the run ended in),
+/// `rollback` and `event` hooks; `Progressing` for the gates and the
+/// load-test hooks, whichever phase the run waits in.
+pub fn payload_phase(canary: &Canary, kind: WebhookKind) -> Phase {
+    match kind {
+        WebhookKind::PostRollout | WebhookKind::Rollback | WebhookKind::Event => {
+            canary.status.phase
+        }
+        _ => Phase::Progressing,
+    }
 }
 
 /// The policy that decides each step.

@@ -258,10 +258,9 @@ where
             return Ok(step.done(wait));
         }
         if step.status.phase == Phase::Waiting {
-            step.info(format!(
-                "Confirm-rollout check passed for {}",
-                canary.metadata.name
-            ));
+            for hook in hooks_of(canary, WebhookKind::ConfirmRollout) {
+                step.info(format!("Confirm-rollout check {} passed", hook.name));
+            }
         }
         step.set_phase(Phase::Progressing, "waiting for the canary to be ready");
         let wait = step.soon();
@@ -338,10 +337,15 @@ where
         Ok(step.done(wait))
     }
 
+    /// Call the post-rollout hooks with the phase the run ended in.
     async fn run_post_rollout(&self, step: &mut Step<'_>) {
+        let mut ended = step.canary.clone();
+        ended.status = step.status.clone();
         for hook in hooks_of(step.canary, WebhookKind::PostRollout) {
-            let result = self.hooks.call(step.canary, hook).await;
-            if !result.passed {
+            let result = self.hooks.call(&ended, hook).await;
+            if result.passed {
+                step.info(format!("Post-rollout check {} passed", hook.name));
+            } else {
                 step.warn(format!(
                     "Post-rollout hook {} failed: {}",
                     hook.name, result.message

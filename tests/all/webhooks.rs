@@ -190,3 +190,29 @@ async fn a_confirm_promotion_gate_over_http_blocks_then_releases_promotion() {
     assert_eq!(canary.status.phase, Phase::Succeeded);
     assert_eq!(reconciler.platform.promotions(), 1);
 }
+
+#[tokio::test]
+async fn an_event_webhook_gets_the_message_its_type_and_a_millisecond_timestamp() {
+    let server = http_server::serve(|_| (200, String::new()));
+    let mut canary = canary();
+    canary.spec.analysis.webhooks = vec![hook(server.url("/events"), WebhookKind::Event)];
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let events = [warbler::reconciler::Event {
+        severity: warbler::reconciler::Severity::Warning,
+        message: "Rolling back frontend.podinfo".to_owned(),
+    }];
+    warbler::hooks::send_events(&HttpHooks::default(), &canary, &events).await;
+    let payload: Value = serde_json::from_str(&server.requests()[0].body).unwrap();
+    let metadata = &payload["metadata"];
+    assert_eq!(metadata["eventMessage"], "Rolling back frontend.podinfo");
+    assert_eq!(metadata["eventType"], "Warning");
+    let timestamp: u128 = metadata["timestamp"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (before..before + 60_000).contains(&timestamp),
+        "{timestamp} is not Unix milliseconds of now ({before})"
+    );
+    assert_eq!(payload["phase"], "Progressing", "the Canary's own phase");
+}

@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
-use warbler_guest_sdk::WebhookResult;
+use warbler_guest_sdk::{Phase, WebhookResult};
 
 use super::{
     Clock, Hooks, Journal, JournalEntry, Measurement, MetricSource, Platform, PortError, Readiness,
-    Router,
+    Router, payload_phase,
 };
 use crate::canary::{Canary, MetricSpec, WebhookSpec};
 
@@ -190,7 +190,7 @@ impl MetricSource for ScriptedMetrics {
 #[derive(Debug, Default)]
 pub struct ScriptedHooks {
     failing: Mutex<HashMap<String, bool>>,
-    calls: Mutex<Vec<String>>,
+    calls: Mutex<Vec<(String, Phase)>>,
 }
 
 impl ScriptedHooks {
@@ -201,13 +201,21 @@ impl ScriptedHooks {
 
     /// Names of the hooks called so far, in order.
     pub fn calls(&self) -> Vec<String> {
+        lock(&self.calls)
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The phase each call's payload carried, with the hook's name.
+    pub fn payload_phases(&self) -> Vec<(String, Phase)> {
         lock(&self.calls).clone()
     }
 }
 
 impl Hooks for ScriptedHooks {
-    async fn call(&self, _canary: &Canary, hook: &WebhookSpec) -> WebhookResult {
-        lock(&self.calls).push(hook.name.clone());
+    async fn call(&self, canary: &Canary, hook: &WebhookSpec) -> WebhookResult {
+        lock(&self.calls).push((hook.name.clone(), payload_phase(canary, hook.kind)));
         let failing = lock(&self.failing)
             .get(&hook.name)
             .copied()

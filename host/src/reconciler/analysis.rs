@@ -89,7 +89,20 @@ where
         step.status.last_step_ms = Some(step.now_ms);
         step.status.steps += 1;
 
+        if step.status.canary_weight == 0 && step.status.iterations == 0 {
+            step.info(format!(
+                "Starting canary analysis for {}.{}",
+                canary.spec.target_ref.name, canary.metadata.namespace
+            ));
+        }
         let input = self.snapshot(&step).await;
+        let passed_pre_rollout = input
+            .webhooks
+            .iter()
+            .filter(|hook| hook.kind == WebhookKind::PreRollout && hook.passed);
+        for hook in passed_pre_rollout {
+            step.info(format!("Pre-rollout check {} passed", hook.name));
+        }
         let policy = policy_label(canary);
         let outcome = self.judge.judge(canary, &input).await;
         self.journal
@@ -263,6 +276,9 @@ where
             );
             let wait = step.interval();
             return Ok(step.done(wait));
+        }
+        for hook in hooks_of(canary, WebhookKind::ConfirmPromotion) {
+            step.info(format!("Confirm-promotion check {} passed", hook.name));
         }
         self.platform.promote(canary).await?;
         let target = &canary.spec.target_ref.name;

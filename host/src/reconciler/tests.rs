@@ -243,8 +243,33 @@ async fn the_confirm_rollout_gate_holds_the_run_in_waiting_until_it_opens() {
     h.tick().await;
     assert_eq!(h.phase(), Phase::Waiting);
     h.ports.hooks.set_passing("approve", true);
-    h.tick().await;
+    let outcome = h.tick().await;
     assert_eq!(h.phase(), Phase::Progressing);
+    assert_eq!(
+        outcome.events[0].message,
+        "Confirm-rollout check approve passed"
+    );
+}
+
+#[tokio::test]
+async fn a_gate_is_called_with_the_progressing_phase_as_in_flagger() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "approve", "type": "confirm-rollout", "url": "http://gate/" }
+        ]);
+    })
+    .await;
+    h.ports.hooks.set_passing("approve", false);
+    h.ports.platform.deploy("podinfo:6.2");
+    h.tick().await;
+    h.tick().await;
+    assert_eq!(h.phase(), Phase::Waiting);
+    let phases = h.ports.hooks.payload_phases();
+    assert!(phases.len() >= 2, "{phases:?}");
+    assert!(
+        phases.iter().all(|(_, phase)| *phase == Phase::Progressing),
+        "{phases:?}"
+    );
 }
 
 #[tokio::test]
@@ -403,9 +428,10 @@ async fn a_policy_failure_counts_as_a_failed_check() {
     assert_eq!(h.canary.status.failed_checks, 1);
     assert_eq!(h.phase(), Phase::Progressing);
     assert!(
-        outcome.events[0]
-            .message
-            .contains("cannot read policy file"),
+        outcome
+            .events
+            .iter()
+            .any(|e| e.message.contains("cannot read policy file")),
         "{outcome:?}"
     );
 }
@@ -466,6 +492,68 @@ async fn post_rollout_hooks_run_after_promotion() {
     assert!(h.ports.hooks.calls().is_empty());
     h.tick().await;
     assert_eq!(h.ports.hooks.calls(), vec!["notify".to_owned()]);
+}
+
+/// The frontend canary with a post-rollout hook `notify`, its run started.
+async fn with_post_rollout_hook() -> Harness {
+    Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "notify", "type": "post-rollout", "url": "http://hook/" }
+        ]);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_post_rollout_hook_is_told_the_run_succeeded() {
+    let mut h = with_post_rollout_hook().await;
+    h.tick_until(Phase::Succeeded, 20).await;
+    assert_eq!(
+        h.ports.hooks.payload_phases(),
+        vec![("notify".to_owned(), Phase::Succeeded)]
+    );
+}
+
+#[tokio::test]
+async fn a_post_rollout_hook_is_told_the_run_failed() {
+    let mut h = with_post_rollout_hook().await;
+    h.ports.metrics.set("request-success-rate", 90.0);
+    h.tick_until(Phase::Failed, 10).await;
+    assert_eq!(
+        h.ports.hooks.payload_phases(),
+        vec![("notify".to_owned(), Phase::Failed)]
+    );
+}
+
+#[tokio::test]
+async fn every_passed_check_is_an_event_as_in_flagger() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["webhooks"] = serde_json::json!([
+            { "name": "smoke", "type": "pre-rollout", "url": "http://hook/" },
+            { "name": "ship-it", "type": "confirm-promotion", "url": "http://gate/" },
+            { "name": "notify", "type": "post-rollout", "url": "http://hook/" }
+        ]);
+    })
+    .await;
+    let mut messages = Vec::new();
+    for _ in 0..20 {
+        let outcome = h.tick().await;
+        messages.extend(outcome.events.into_iter().map(|e| e.message));
+        if h.phase() == Phase::Succeeded {
+            break;
+        }
+    }
+    for expected in [
+        "Starting canary analysis for frontend.podinfo",
+        "Pre-rollout check smoke passed",
+        "Confirm-promotion check ship-it passed",
+        "Post-rollout check notify passed",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "no event `{expected}` in {messages:#?}"
+        );
+    }
 }
 
 #[tokio::test]
