@@ -280,6 +280,15 @@ where
         for hook in hooks_of(canary, WebhookKind::ConfirmPromotion) {
             step.info(format!("Confirm-promotion check {} passed", hook.name));
         }
+        // Blue/green, as Flagger: the canary that passed every iteration
+        // takes all the traffic while the primary is updated, so no user is
+        // served by a primary mid-rollout; promoting routes it back.
+        if canary.spec.analysis.iterations.is_some_and(|n| n > 0) && step.status.canary_weight < 100
+        {
+            self.router.set_canary_weight(canary, 100).await?;
+            step.status.canary_weight = 100;
+            step.info("Routing all traffic to canary".to_owned());
+        }
         self.platform.promote(canary).await?;
         let target = &canary.spec.target_ref.name;
         step.info(format!(

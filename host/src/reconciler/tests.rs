@@ -419,6 +419,21 @@ async fn blue_green_counts_iterations_then_promotes() {
 }
 
 #[tokio::test]
+async fn blue_green_serves_everyone_from_the_canary_while_the_primary_is_updated() {
+    let mut h = Harness::started_with(|c| {
+        let analysis = &mut c["spec"]["analysis"];
+        analysis["iterations"] = 2.into();
+        analysis.as_object_mut().unwrap().remove("stepWeight");
+    })
+    .await;
+    h.tick_until(Phase::Promoting, 10).await;
+    assert_eq!(h.ports.router.weight(), 100, "all traffic on the canary");
+    assert_eq!(h.ports.platform.promotions(), 1);
+    h.tick_until(Phase::Succeeded, 5).await;
+    assert_eq!(h.ports.router.history(), vec![0, 100, 0]);
+}
+
+#[tokio::test]
 async fn a_policy_failure_counts_as_a_failed_check() {
     let mut h = Harness::started_with(|c| {
         c["spec"]["analysis"]["policy"] = serde_json::json!({ "ref": "/nonexistent/policy.wasm" });
