@@ -66,6 +66,10 @@ impl Judge for SharedJudge {
     async fn judge(&self, canary: &Canary, input: &Input) -> Result<Verdict, String> {
         self.0.judge(canary, input).await
     }
+
+    fn policy_digest(&self, canary: &Canary) -> Option<String> {
+        self.0.policy_digest(canary)
+    }
 }
 
 /// The controller writes journals to disk; here they are counted, so that

@@ -491,7 +491,11 @@ async fn main() {
         percentile(&late, 0.99),
         late.last().copied().unwrap_or_default(),
     );
-    let warnings = std::fs::read_to_string(&log).unwrap_or_default();
-    let warnings = warnings.lines().filter(|l| l.contains("WARN")).count();
-    println!("controller log: {warnings} warnings");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+    println!("controller log: {} warnings", warnings.len());
+    // The log goes with the bench's directory: show what a warning was.
+    for warning in warnings.iter().take(5) {
+        println!("  {warning}");
+    }
 }

@@ -147,6 +147,7 @@ mod tests {
         JournalEntry {
             canary: "podinfo/frontend".to_owned(),
             policy: "builtin:threshold".to_owned(),
+            policy_digest: None,
             run_started_ms: 1_000,
             step,
             at_ms: 1_000 + i64::from(step) * 10_000,

@@ -167,6 +167,14 @@ impl Judge for RuntimeJudge {
         let input = input.clone();
         off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await
     }
+
+    fn policy_digest(&self, canary: &Canary) -> Option<String> {
+        let source: PolicySource = policy_ref(canary).ok()?.parse().ok()?;
+        let stamp = stamp(&source);
+        let key = (source, trust(canary).ok()?);
+        self.cached(&key, &stamp)
+            .map(|policy| policy.digest().to_owned())
+    }
 }
 
 /// The signatures `canary` requires of its policy.

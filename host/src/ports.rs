@@ -156,6 +156,11 @@ pub trait Judge: Send + Sync {
         canary: &Canary,
         input: &Input,
     ) -> impl Future<Output = Result<Verdict, String>> + Send;
+
+    /// The sha256 of the component that judges `canary`, once it has
+    /// loaded (after a [`Judge::judge`]); `None` while it cannot be had. The
+    /// journal records it beside the reference, which a tag leaves open.
+    fn policy_digest(&self, canary: &Canary) -> Option<String>;
 }
 
 /// One analysis step, as recorded for replay.
@@ -166,6 +171,10 @@ pub struct JournalEntry {
     pub canary: String,
     /// The policy reference that judged.
     pub policy: String,
+    /// The sha256 of the component that judged; absent when it could not
+    /// be loaded, and in journals written before Warbler recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_digest: Option<String>,
     /// When the run this step belongs to started (Unix ms).
     #[serde(default)]
     pub run_started_ms: i64,

@@ -298,13 +298,15 @@ async fn when_the_leader_dies_the_standby_finishes_the_rollout() {
     );
     fixture.apply(&fixture.seed_canary());
     // The Lease in the controller's own namespace, where the chart's Role
-    // allows it.
+    // allows it. Long enough that the leader keeps it while the other
+    // cluster tests load the API server: a replica that loses its lease
+    // exits (a pod is restarted), and the test would then kill the one left.
     let election = [
         "--leader-elect",
         "--leader-election-namespace",
         "warbler",
         "--lease-seconds",
-        "6",
+        "12",
     ];
     let a = fixture.start_controller(&election).identity.clone();
     let b = fixture.start_controller(&election).identity.clone();

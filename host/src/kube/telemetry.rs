@@ -227,4 +227,8 @@ impl<G: Judge> Judge for TimedJudge<G> {
             .observe(started.elapsed().as_secs_f64());
         verdict
     }
+
+    fn policy_digest(&self, canary: &Canary) -> Option<String> {
+        self.inner.policy_digest(canary)
+    }
 }

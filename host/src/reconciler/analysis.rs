@@ -109,6 +109,7 @@ where
             .append(&JournalEntry {
                 canary: canary.key(),
                 policy: policy.clone(),
+                policy_digest: self.judge.policy_digest(canary),
                 run_started_ms: step.status.run_started_ms.unwrap_or_default(),
                 step: step.status.steps,
                 at_ms: step.now_ms,

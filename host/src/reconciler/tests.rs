@@ -452,6 +452,29 @@ async fn a_policy_failure_counts_as_a_failed_check() {
 }
 
 #[tokio::test]
+async fn each_step_journals_the_digest_of_the_component_that_judged() {
+    let mut h = Harness::started().await;
+    h.tick().await;
+    let checked = h.ports.judge.check(&h.canary).await.unwrap();
+    let entries = h.ports.journal.entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].policy_digest.as_deref(),
+        Some(checked.digest.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_step_whose_policy_cannot_load_journals_no_digest() {
+    let mut h = Harness::started_with(|c| {
+        c["spec"]["analysis"]["policy"] = serde_json::json!({ "ref": "/nonexistent/policy.wasm" });
+    })
+    .await;
+    h.tick().await;
+    assert_eq!(h.ports.journal.entries()[0].policy_digest, None);
+}
+
+#[tokio::test]
 async fn a_policy_failure_rolls_back_when_so_configured() {
     let mut h = Harness::started_with(|c| {
         c["spec"]["analysis"]["policy"] =
