@@ -19,7 +19,6 @@ use crate::canary::{
 };
 
 /// The shared policies the controller can see.
-#[derive(Clone)]
 pub struct SharedPolicies {
     namespaced: Store<AnalysisPolicyResource>,
     cluster: Store<ClusterAnalysisPolicyResource>,
