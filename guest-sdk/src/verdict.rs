@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase", deny_unknown_fields)]
 pub enum Decision {
-    /// The step passed: route `weight` percent of traffic to the canary.
+    /// The step passed: route `weight` percent of traffic to the canary. A
+    /// higher weight is an iteration, the current weight an iteration
+    /// without a shift (blue/green), a lower weight backs off and is not an
+    /// iteration.
     Advance {
         /// The canary's new weight (0..=100).
         weight: u32,
@@ -123,6 +126,25 @@ impl Verdict {
             reason: reason.into(),
         }
         .into()
+    }
+
+    /// The verdict of a step whose checks all passed, by Flagger's rule:
+    /// with `iterations` set, stay at the current weight until that many
+    /// steps have passed, then promote; otherwise promote at the max weight,
+    /// else advance to [`crate::Analysis::next_weight`].
+    pub fn passed(input: &crate::Input) -> Self {
+        let (analysis, state) = (&input.analysis, &input.state);
+        if analysis.is_iteration_mode() {
+            if state.iteration < analysis.iterations.unwrap_or(0) {
+                Verdict::advance(state.canary_weight)
+            } else {
+                Verdict::promote()
+            }
+        } else if state.canary_weight >= analysis.max_weight() {
+            Verdict::promote()
+        } else {
+            Verdict::advance(analysis.next_weight(state.canary_weight))
+        }
     }
 
     /// The same verdict with these judgements attached.

@@ -10,10 +10,17 @@
 //! - name: advances when every metric passes
 //!   input: { state: { canaryWeight: 20 } }   # inline, or a JSON/YAML file
 //!   expect: { decision: { action: advance, weight: 30 } }
+//! - name: a config without maxZ is refused
+//!   input: { config: { maxZ: -1 } }
+//!   expectError: { kind: invalid-config, contains: maxZ }
 //! ```
 //!
 //! `expect` is matched as a subset of the verdict's JSON: fields left out
-//! are not checked, objects match field by field, lists element by element.
+//! are not checked, objects match field by field, lists element by element;
+//! an empty list matches only an empty one (`judgements: []`: none).
+//! `expectError` wants the policy to fail, of `kind` (any when left out)
+//! with `contains` in its message. As in a run, a case whose input has a
+//! config has it checked by `validate-config` before `evaluate`.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +28,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use warbler_guest_sdk::{Input, Verdict};
 
-use crate::policy::PolicyPre;
+use crate::policy::{ErrorKind, EvalError, PolicyPre};
 
 /// Why a case table cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +51,29 @@ pub struct Case {
     pub name: String,
     /// The complete input (base merged with the case's own).
     pub input: Result<Input, String>,
-    /// The expected subset of the verdict's JSON.
-    pub expect: Value,
+    /// What the case wants.
+    pub expect: Expectation,
+}
+
+/// What a case wants of the policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expectation {
+    /// A verdict with these fields (a subset of its JSON).
+    Verdict(Value),
+    /// A failure.
+    Error(ExpectedError),
+}
+
+/// The failure a case expects (`expectError`).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedError {
+    /// Its kind; any kind when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
+    /// Text its message contains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,12 +87,15 @@ struct TableFile {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CaseFile {
     name: String,
     #[serde(default)]
     input: Option<Value>,
-    expect: Value,
+    #[serde(default)]
+    expect: Option<Value>,
+    #[serde(default)]
+    expect_error: Option<ExpectedError>,
 }
 
 /// A field of the verdict that is not as expected.
@@ -96,14 +127,14 @@ impl std::fmt::Display for Mismatch {
 pub enum CaseOutcome {
     /// The verdict has every expected field.
     Passed,
-    /// The verdict differs; the verdict is kept for the report.
+    /// The answer differs from the expectation; kept for the report.
     Failed {
         /// Each differing field.
         mismatches: Vec<Mismatch>,
-        /// The whole verdict.
-        verdict: Value,
+        /// The whole answer: the verdict, or `{"error": {kind, message}}`.
+        got: Value,
     },
-    /// No verdict: a bad input or a policy failure.
+    /// No verdict where one was expected: a bad input or a policy failure.
     Error(String),
 }
 
@@ -155,7 +186,24 @@ impl CaseTable {
         let cases = file
             .cases
             .into_iter()
-            .map(|case| {
+            .enumerate()
+            .map(|(index, case)| {
+                let expect = match (case.expect, case.expect_error) {
+                    (Some(verdict), None) => Expectation::Verdict(verdict),
+                    (None, Some(error)) => Expectation::Error(error),
+                    (expect, _) => {
+                        return Err(CaseTableError(format!(
+                            "{}: cases[{index}] ({}) has {}; give it `expect` (fields of the verdict) or `expectError` (kind, contains)",
+                            path.display(),
+                            case.name,
+                            if expect.is_some() {
+                                "both `expect` and `expectError`"
+                            } else {
+                                "neither `expect` nor `expectError`"
+                            }
+                        )));
+                    }
+                };
                 let input = case
                     .input
                     .map_or(Ok(Value::Null), |input| resolve(input, dir))
@@ -172,13 +220,13 @@ impl CaseTable {
                             )
                         })
                     });
-                Case {
+                Ok(Case {
                     name: case.name,
                     input,
-                    expect: case.expect,
-                }
+                    expect,
+                })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let policy = file.policy.map(|p| {
             if p.starts_with("builtin:") {
                 p
@@ -197,16 +245,73 @@ impl Case {
             Ok(input) => input,
             Err(err) => return CaseOutcome::Error(err.clone()),
         };
-        match policy.evaluate(input) {
-            Ok(verdict) => check(&self.expect, &verdict),
-            Err(err) => CaseOutcome::Error(format!("the policy gave no verdict: {err}")),
+        let answer = if input.config == "null" {
+            policy.evaluate(input)
+        } else {
+            policy
+                .validate_config(&input.config)
+                .and_then(|()| policy.evaluate(input))
+        };
+        match (&self.expect, answer) {
+            (Expectation::Verdict(expect), Ok(verdict)) => check(expect, &verdict),
+            (Expectation::Verdict(_), Err(err)) => {
+                CaseOutcome::Error(format!("the policy gave no verdict: {err}"))
+            }
+            (Expectation::Error(expect), answer) => check_error(expect, answer),
+        }
+    }
+}
+
+/// Compare a policy's answer with the failure a case expects.
+pub fn check_error(expect: &ExpectedError, answer: Result<Verdict, EvalError>) -> CaseOutcome {
+    let err = match answer {
+        Ok(verdict) => {
+            return CaseOutcome::Failed {
+                mismatches: vec![Mismatch {
+                    path: "error".to_owned(),
+                    expected: serde_json::to_value(expect).expect("expectations serialize"),
+                    actual: None,
+                }],
+                got: serde_json::to_value(&verdict).expect("verdicts serialize"),
+            };
+        }
+        Err(err) => err,
+    };
+    let (kind, message) = (err.kind(), err.to_string());
+    let mut mismatches = Vec::new();
+    if expect.kind.is_some_and(|expected| expected != kind) {
+        mismatches.push(Mismatch {
+            path: "error.kind".to_owned(),
+            expected: serde_json::to_value(expect.kind).expect("kinds serialize"),
+            actual: Some(kind.name().into()),
+        });
+    }
+    if let Some(text) = expect.contains.as_ref().filter(|t| !message.contains(*t)) {
+        mismatches.push(Mismatch {
+            path: "error.message".to_owned(),
+            expected: format!("text containing {text:?}").into(),
+            actual: Some(message.clone().into()),
+        });
+    }
+    if mismatches.is_empty() {
+        CaseOutcome::Passed
+    } else {
+        CaseOutcome::Failed {
+            mismatches,
+            got: serde_json::json!({ "error": { "kind": kind.name(), "message": message } }),
         }
     }
 }
 
 /// Compare `verdict` with the expected subset.
 pub fn check(expect: &Value, verdict: &Verdict) -> CaseOutcome {
-    let actual = serde_json::to_value(verdict).expect("verdicts serialize");
+    let mut actual = serde_json::to_value(verdict).expect("verdicts serialize");
+    // The JSON form leaves an empty list out; `judgements: []` asks for it.
+    actual
+        .as_object_mut()
+        .expect("a verdict is an object")
+        .entry("judgements")
+        .or_insert_with(|| Value::Array(Vec::new()));
     let mut mismatches = Vec::new();
     diff(expect, Some(&actual), String::new(), &mut mismatches);
     if mismatches.is_empty() {
@@ -214,7 +319,7 @@ pub fn check(expect: &Value, verdict: &Verdict) -> CaseOutcome {
     } else {
         CaseOutcome::Failed {
             mismatches,
-            verdict: actual,
+            got: actual,
         }
     }
 }
@@ -233,7 +338,9 @@ fn diff(expected: &Value, actual: Option<&Value>, path: String, out: &mut Vec<Mi
                 diff(value, actual.get(key), join(key), out);
             }
         }
-        (Value::Array(items), Some(Value::Array(actual))) if items.len() <= actual.len() => {
+        (Value::Array(items), Some(Value::Array(actual)))
+            if items.len() <= actual.len() && (items.is_empty() == actual.is_empty()) =>
+        {
             for (i, item) in items.iter().enumerate() {
                 diff(item, actual.get(i), format!("{path}[{i}]"), out);
             }
@@ -260,7 +367,7 @@ pub fn project_files(dir: &Path) -> (PathBuf, PathBuf) {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use warbler_guest_sdk::Decision;
+    use warbler_guest_sdk::{Decision, PolicyError};
 
     use super::*;
 
@@ -303,6 +410,98 @@ mod tests {
         assert_eq!(
             mismatches[0].to_string(),
             r#"decision.reason: expected "x", missing"#
+        );
+    }
+
+    #[test]
+    fn an_empty_judgements_list_matches_a_verdict_without_judgements() {
+        let outcome = check(&json!({ "judgements": [] }), &advance(30));
+        assert_eq!(outcome, CaseOutcome::Passed);
+    }
+
+    #[test]
+    fn an_empty_judgements_list_does_not_match_a_verdict_with_some() {
+        let mut verdict = advance(30);
+        verdict.judgements.push(warbler_guest_sdk::Judgement {
+            metric: "request-duration".to_owned(),
+            outcome: warbler_guest_sdk::Outcome::Pass,
+            detail: String::new(),
+        });
+        let outcome = check(&json!({ "judgements": [] }), &verdict);
+        assert!(matches!(outcome, CaseOutcome::Failed { .. }), "{outcome:?}");
+    }
+
+    fn refused(error: PolicyError) -> Result<Verdict, EvalError> {
+        Err(EvalError::Refused {
+            policy: "p".to_owned(),
+            error,
+        })
+    }
+
+    #[test]
+    fn an_expected_error_of_the_right_kind_and_text_passes() {
+        let expect: ExpectedError =
+            serde_norway::from_str("{ kind: invalid-config, contains: maxZ }").unwrap();
+        let answer = refused(PolicyError::InvalidConfig("config.maxZ must be > 0".into()));
+        assert_eq!(check_error(&expect, answer), CaseOutcome::Passed);
+    }
+
+    #[test]
+    fn an_expected_error_of_another_kind_reports_both_kinds() {
+        let expect: ExpectedError = serde_norway::from_str("{ kind: invalid-input }").unwrap();
+        let answer = refused(PolicyError::InvalidConfig("config.maxZ must be > 0".into()));
+        let CaseOutcome::Failed { mismatches, got } = check_error(&expect, answer) else {
+            panic!("the kinds differ");
+        };
+        assert_eq!(
+            mismatches[0].to_string(),
+            r#"error.kind: expected "invalid-input", got "invalid-config""#
+        );
+        assert_eq!(got["error"]["kind"], "invalid-config");
+    }
+
+    #[test]
+    fn an_expected_error_without_a_kind_matches_a_trap_by_its_text() {
+        let expect: ExpectedError = serde_norway::from_str("{ contains: on purpose }").unwrap();
+        let answer = Err(EvalError::Trap {
+            policy: "p".to_owned(),
+            trap: "wasm trap: unreachable".to_owned(),
+            output: "panicked: on purpose".to_owned(),
+        });
+        assert_eq!(check_error(&expect, answer), CaseOutcome::Passed);
+    }
+
+    #[test]
+    fn a_verdict_where_an_error_was_expected_fails_the_case() {
+        let expect: ExpectedError = serde_norway::from_str("{ kind: trap }").unwrap();
+        let outcome = check_error(&expect, Ok(advance(30)));
+        let CaseOutcome::Failed { mismatches, got } = outcome else {
+            panic!("a verdict is not an error");
+        };
+        assert_eq!(
+            mismatches[0].to_string(),
+            r#"error: expected {"kind":"trap"}, missing"#
+        );
+        assert_eq!(got["decision"]["action"], "advance");
+    }
+
+    #[test]
+    fn an_unknown_error_kind_is_refused_listing_the_kinds() {
+        let err = serde_norway::from_str::<ExpectedError>("{ kind: crash }").unwrap_err();
+        assert!(err.to_string().contains("invalid-config"), "{err}");
+    }
+
+    #[test]
+    fn a_case_without_expect_or_expect_error_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cases.yaml");
+        std::fs::write(&path, "cases:\n- name: forgot\n  input: {}\n").unwrap();
+        let err = CaseTable::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("cases[0] (forgot)")
+                && err.contains("`expect`")
+                && err.contains("`expectError`"),
+            "{err}"
         );
     }
 

@@ -215,6 +215,34 @@ mod tests {
     }
 
     #[test]
+    fn an_outcome_is_written_as_a_verdict_or_an_error() {
+        let judged = serde_json::to_value(entry(10)).unwrap();
+        assert_eq!(
+            judged["outcome"]["verdict"]["decision"]["action"],
+            "advance"
+        );
+        let mut failed = entry(10);
+        failed.outcome = Err("policy `p` crashed".to_owned());
+        let failed = serde_json::to_value(failed).unwrap();
+        assert_eq!(
+            failed["outcome"],
+            serde_json::json!({ "error": "policy `p` crashed" })
+        );
+    }
+
+    #[test]
+    fn an_outcome_written_as_ok_or_err_by_earlier_builds_is_read() {
+        let mut old = serde_json::to_value(entry(10)).unwrap();
+        let verdict = old["outcome"]["verdict"].take();
+        old["outcome"] = serde_json::json!({ "Ok": verdict });
+        let read: JournalEntry = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(read, entry(10));
+        old["outcome"] = serde_json::json!({ "Err": "trap" });
+        let read: JournalEntry = serde_json::from_value(old).unwrap();
+        assert_eq!(read.outcome, Err("trap".to_owned()));
+    }
+
+    #[test]
     fn a_malformed_line_is_named_by_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.jsonl");

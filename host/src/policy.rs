@@ -19,7 +19,7 @@ mod sandbox;
 mod source;
 
 pub use contract::{CONTRACT_VERSION, World};
-pub use error::{EngineError, EvalError, LoadError};
+pub use error::{EngineError, ErrorKind, EvalError, LoadError};
 pub use evaluation::PolicyPre;
 pub use limits::{CpuBudget, EPOCH_TICK, RuntimeConfig};
 pub use runtime::PolicyRuntime;

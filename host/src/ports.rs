@@ -189,8 +189,49 @@ pub struct JournalEntry {
     pub at_ms: i64,
     /// The full input the policy saw.
     pub input: Input,
-    /// Its verdict, or the policy failure.
+    /// Its verdict, or the policy failure. In JSON `{"verdict": {...}}` or
+    /// `{"error": "..."}`; `Ok` and `Err`, which earlier builds wrote, are
+    /// still read.
+    #[serde(with = "step_outcome")]
     pub outcome: Result<Verdict, String>,
+}
+
+/// Serde glue: a step's outcome as `{"verdict": ...}` or `{"error": ...}`,
+/// the journal's naming (camelCase fields) instead of serde's `Ok`/`Err`.
+mod step_outcome {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use warbler_guest_sdk::Verdict;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    enum Outcome<V, E> {
+        #[serde(alias = "Ok")]
+        Verdict(V),
+        #[serde(alias = "Err")]
+        Error(E),
+    }
+
+    pub fn serialize<S: Serializer>(
+        outcome: &Result<Verdict, String>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match outcome {
+            Ok(verdict) => Outcome::<&Verdict, &String>::Verdict(verdict),
+            Err(error) => Outcome::Error(error),
+        }
+        .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Result<Verdict, String>, D::Error> {
+        Ok(
+            match Outcome::<Verdict, String>::deserialize(deserializer)? {
+                Outcome::Verdict(verdict) => Ok(verdict),
+                Outcome::Error(error) => Err(error),
+            },
+        )
+    }
 }
 
 /// Where every step's input and verdict is kept.

@@ -1,6 +1,7 @@
 //! `warbler policy new`: a ready-to-build policy project in Rust, Python or
-//! JavaScript — the policy, the contract's WIT, a build script, an example
-//! input and a case table that `warbler policy test` runs.
+//! JavaScript — the policy, the contract's WIT, the SDK's helpers (a crate
+//! for Rust, a module copied in for Python and JavaScript), a build script,
+//! an example input and a case table that `warbler policy test` runs.
 
 use std::path::{Path, PathBuf};
 
@@ -52,12 +53,20 @@ fn files(language: Language) -> Vec<(&'static str, &'static str)> {
                 include_str!("../templates/python/requirements.txt"),
             ),
             ("build.sh", include_str!("../templates/python/build.sh")),
+            (
+                "warbler_policy.py",
+                include_str!("../../guest-sdk/python/warbler_policy.py"),
+            ),
             ("wit/policy.wit", WIT),
         ],
         Language::Js => vec![
             ("policy.js", include_str!("../templates/js/policy.js")),
             ("package.json", include_str!("../templates/js/package.json")),
             ("build.sh", include_str!("../templates/js/build.sh")),
+            (
+                "warbler-policy.js",
+                include_str!("../../guest-sdk/js/warbler-policy.js"),
+            ),
             ("wit/policy.wit", WIT),
         ],
     });

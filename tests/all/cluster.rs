@@ -550,7 +550,7 @@ async fn a_canary_with_hanging_metrics_and_a_runaway_policy_does_not_delay_anoth
     assert!(
         backend
             .iter()
-            .all(|entry| entry["outcome"]["Err"].is_string()),
+            .all(|entry| entry["outcome"]["error"].is_string()),
         "the runaway policy decided something: {backend:?}"
     );
     assert!(

@@ -99,14 +99,16 @@ fn the_zscore_case_table_passes_in_rust_python_and_javascript_alike() {
         for case in &table.cases {
             let outcome = case.run(&policy);
             assert_eq!(outcome, CaseOutcome::Passed, "{language}: {}", case.name);
-            let verdict = policy.evaluate(case.input.as_ref().unwrap()).unwrap();
-            essences.push(essence(&serde_json::to_value(verdict).unwrap()));
+            essences.push(match policy.evaluate(case.input.as_ref().unwrap()) {
+                Ok(verdict) => essence(&serde_json::to_value(verdict).unwrap()),
+                Err(err) => serde_json::json!({ "error": err.kind().name() }),
+            });
         }
         verdicts.push(essences);
     }
     assert_eq!(
         verdicts[0], verdicts[1],
-        "Rust and Python agree on every case"
+        "Rust and Python agree on every case, errors included"
     );
     assert_eq!(
         verdicts[0], verdicts[2],
@@ -151,6 +153,14 @@ fn python_and_javascript_policies_run_through_policy_eval_and_inspect() {
         let inspect = warbler(&["policy", "inspect", path]);
         let text = String::from_utf8_lossy(&inspect.stdout);
         assert!(text.contains("policy        zscore 0.1.0"), "{text}");
+        assert!(
+            text.contains("exports       warbler:policy/analysis@0.1.0\n"),
+            "only the policy's interface is listed as its export: {text}"
+        );
+        assert!(
+            text.contains("\n  \"properties\": {"),
+            "the config schema is laid out on lines: {text}"
+        );
         assert!(text.contains(&format!("({language})")), "{text}");
     }
 }
@@ -255,4 +265,44 @@ async fn a_local_rollout_decided_by_the_javascript_policy_rolls_back_a_failing_c
         .filter(|j| j.outcome == warbler_guest_sdk::Outcome::Fail)
         .count();
     assert!(failing >= 1, "{steps:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canaries_keep_being_judged_while_another_canarys_policy_compiles() {
+    use warbler::judge::RuntimeJudge;
+    use warbler::ports::Judge;
+
+    // No cache: the Python component (18 MiB) compiles for seconds.
+    let judge = Arc::new(RuntimeJudge::new(Arc::new(common::runtime())));
+    let builtin =
+        common::frontend_canary("  analysis: { interval: 10s, threshold: 2, stepWeight: 10 }\n");
+    let input = common::frontend_at(10);
+    judge
+        .judge(&builtin, &input)
+        .await
+        .expect("the built-in judges");
+    let python = common::frontend_canary(&format!(
+        "  analysis:\n    interval: 10s\n    threshold: 2\n    stepWeight: 10\n    policy: {{ ref: {:?} }}\n",
+        python().display().to_string()
+    ));
+    let compiling = tokio::spawn({
+        let (judge, input) = (judge.clone(), input.clone());
+        async move { judge.judge(&python, &input).await }
+    });
+    // Give the compile time to start and take the load lock.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..10 {
+        judge
+            .judge(&builtin, &input)
+            .await
+            .expect("the built-in judges");
+    }
+    assert!(
+        !compiling.is_finished(),
+        "ten decisions of a loaded policy waited for another policy's compile"
+    );
+    compiling
+        .await
+        .unwrap()
+        .expect("the Python policy judges once compiled");
 }

@@ -92,6 +92,13 @@ fn a_panic_traps_and_keeps_its_message() {
 }
 
 #[test]
+fn a_panic_message_leaves_out_the_advice_to_set_rust_backtrace() {
+    let err = contain(&common::runtime(), &attack("panic")).to_string();
+    assert!(err.contains("panics on purpose"), "{err}");
+    assert!(!err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+#[test]
 fn a_100_mb_verdict_is_stopped_by_the_memory_cap() {
     let mut input = attack("huge-output");
     input.config = r#"{"attack":"huge-output","bytes":104857600}"#.to_owned();

@@ -388,6 +388,18 @@ fn validate_config_rejects_a_bad_field_before_any_rollout() {
 }
 
 #[test]
+fn a_refused_config_is_named_as_such_not_as_a_refusal_to_decide() {
+    let runtime = common::runtime();
+    let policy = common::threshold(&runtime);
+    let err = policy.validate_config(r#"{"bogus":1}"#).unwrap_err();
+    assert!(matches!(err, EvalError::ConfigRefused { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("refused the config"), "{text}");
+    assert!(!text.contains("refused to decide"), "{text}");
+    assert!(text.contains("spec.analysis.policy.config"), "{text}");
+}
+
+#[test]
 fn component_decides_on_an_input_larger_than_its_initial_memory() {
     // 2 × 200,000 samples (3.2 MB) do not fit the 2 MiB the built-in is
     // linked with: its allocator must grow memory rather than fail.

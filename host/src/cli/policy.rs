@@ -281,6 +281,54 @@ fn summary(verdict: &Verdict) -> String {
     }
 }
 
+/// The interfaces among a component's export names; language runtimes
+/// export helpers of their own (componentize-py an `exports` instance) that
+/// say nothing about the policy.
+fn interfaces(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| name.contains(':'))
+        .cloned()
+        .collect()
+}
+
+/// The contract's imports by name, the WASI ones a language runtime pulls
+/// in summed up on one line: the sandbox answers them without granting
+/// anything.
+fn import_summary(names: &[String]) -> Vec<String> {
+    let (wasi, own): (Vec<&String>, Vec<&String>) =
+        names.iter().partition(|name| name.starts_with("wasi:"));
+    let mut lines: Vec<String> = own.into_iter().cloned().collect();
+    if !wasi.is_empty() {
+        let mut packages: Vec<&str> = Vec::new();
+        for package in wasi
+            .iter()
+            .filter_map(|name| name.strip_prefix("wasi:")?.split('/').next())
+        {
+            if !packages.contains(&package) {
+                packages.push(package);
+            }
+        }
+        lines.push(format!(
+            "{} WASI interfaces ({}), none granted by the sandbox",
+            wasi.len(),
+            packages.join(", ")
+        ));
+    }
+    lines
+}
+
+/// A config schema as the policy wrote it when laid out on lines already,
+/// else indented for reading (a JavaScript policy's `JSON.stringify`).
+fn pretty_schema(schema: &str) -> String {
+    if schema.contains('\n') {
+        return schema.to_owned();
+    }
+    serde_json::from_str::<serde_json::Value>(schema)
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or_else(|_| schema.to_owned())
+}
+
 fn inspect(args: InspectArgs) -> Result<(), CliError> {
     let runtime = args.runtime.runtime()?;
     let Loaded { policy, pulled } = load(&args.policy, &args.runtime, &runtime)?;
@@ -326,9 +374,16 @@ fn inspect(args: InspectArgs) -> Result<(), CliError> {
                     "not needed"
                 }
             );
-            println!("exports       {}", list(&policy.world().exports, "none"));
-            println!("imports       {}", list(&policy.world().imports, "none"));
-            println!("config schema {}", info.config_schema);
+            let world = policy.world();
+            println!(
+                "exports       {}",
+                list(&interfaces(&world.exports), "none")
+            );
+            println!(
+                "imports       {}",
+                list(&import_summary(&world.imports), "none")
+            );
+            println!("config schema {}", pretty_schema(&info.config_schema));
             if let Some(pulled) = &pulled {
                 println!("artifact      {}", pulled.pinned);
                 println!("layout        {:?}", pulled.artifact.layout);
@@ -405,16 +460,13 @@ fn test(args: TestArgs) -> Result<(), CliError> {
     for case in &table.cases {
         match case.run(&policy) {
             CaseOutcome::Passed => println!("✔ {}", case.name),
-            CaseOutcome::Failed {
-                mismatches,
-                verdict,
-            } => {
+            CaseOutcome::Failed { mismatches, got } => {
                 failed += 1;
                 println!("✘ {}", case.name);
                 for mismatch in mismatches {
                     println!("    {mismatch}");
                 }
-                println!("    verdict: {verdict}");
+                println!("    got: {got}");
             }
             CaseOutcome::Error(err) => {
                 failed += 1;
@@ -440,9 +492,9 @@ fn new(args: NewArgs) -> Result<(), CliError> {
     let dir = crate::scaffold::create(&args.dir, &args.name, args.lang, args.sdk_path.as_deref())
         .map_err(|err| CliError::bad_input(err, None))?;
     let toolchain = match args.lang {
-        Language::Rust => "rustup target add wasm32-wasip2",
-        Language::Python => "pip install -r requirements.txt",
-        Language::Js => "Node.js and npm (build.sh installs componentize-js)",
+        Language::Rust => "rustup target add wasm32-wasip2".to_owned(),
+        Language::Python => format!("pip install -r {}", dir.join("requirements.txt").display()),
+        Language::Js => "Node.js and npm (build.sh installs componentize-js)".to_owned(),
     };
     println!("created {}", dir.display());
     println!("  toolchain: {toolchain}");

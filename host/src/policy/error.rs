@@ -150,7 +150,18 @@ pub enum EvalError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The policy itself answered with an error.
+    /// `validate-config` answered with an error: the config is refused.
+    #[error(
+        "policy `{policy}` refused the config: {}; fix spec.analysis.policy.config (`warbler policy inspect` prints the policy's config schema)",
+        config_refusal(.error)
+    )]
+    ConfigRefused {
+        /// The policy's name.
+        policy: String,
+        /// The policy's own error.
+        error: PolicyError,
+    },
+    /// `evaluate` answered with an error.
     #[error("policy `{policy}` refused to decide: {error}")]
     Refused {
         /// The policy's name.
@@ -174,6 +185,78 @@ pub enum EvalError {
         /// Why.
         message: String,
     },
+}
+
+/// What kind of failure an [`EvalError`] is, as case tables name it in
+/// `expectError.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The policy refused its config (from `validate-config` or `evaluate`).
+    InvalidConfig,
+    /// The policy found its input lacking.
+    InvalidInput,
+    /// The policy failed in its own way.
+    Internal,
+    /// The guest crashed: a panic, an uncaught exception, a stack overflow.
+    Trap,
+    /// The guest ran out of fuel or time.
+    CpuBudget,
+    /// The guest asked for more memory than the cap.
+    MemoryLimit,
+    /// The verdict was over the size limit.
+    OutputTooLarge,
+    /// The verdict made no sense (a weight over 100, a score that is NaN).
+    InvalidVerdict,
+    /// The host failed around the call.
+    Host,
+}
+
+impl ErrorKind {
+    /// The kind's name as written in case tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidConfig => "invalid-config",
+            ErrorKind::InvalidInput => "invalid-input",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Trap => "trap",
+            ErrorKind::CpuBudget => "cpu-budget",
+            ErrorKind::MemoryLimit => "memory-limit",
+            ErrorKind::OutputTooLarge => "output-too-large",
+            ErrorKind::InvalidVerdict => "invalid-verdict",
+            ErrorKind::Host => "host",
+        }
+    }
+}
+
+impl EvalError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EvalError::ConfigRefused { error, .. } | EvalError::Refused { error, .. } => {
+                match error {
+                    PolicyError::InvalidConfig(_) => ErrorKind::InvalidConfig,
+                    PolicyError::InvalidInput(_) => ErrorKind::InvalidInput,
+                    PolicyError::Internal(_) => ErrorKind::Internal,
+                }
+            }
+            EvalError::Trap { .. } => ErrorKind::Trap,
+            EvalError::CpuBudgetExhausted { .. } => ErrorKind::CpuBudget,
+            EvalError::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            EvalError::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
+            EvalError::InvalidVerdict { .. } => ErrorKind::InvalidVerdict,
+            EvalError::PoolExhausted { .. } | EvalError::Host { .. } => ErrorKind::Host,
+        }
+    }
+}
+
+/// An `invalid-config` error's own text (the error already says the config
+/// is refused); any other kind with its name.
+fn config_refusal(error: &PolicyError) -> String {
+    match error {
+        PolicyError::InvalidConfig(message) => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn output_suffix(output: &str) -> String {

@@ -81,7 +81,7 @@ impl PolicyPre {
                 .warbler_policy_analysis()
                 .call_validate_config(store, config)
         })?
-        .map_err(|error| EvalError::Refused {
+        .map_err(|error| EvalError::ConfigRefused {
             policy: self.label.to_string(),
             error: error.into(),
         })
@@ -169,9 +169,9 @@ impl PolicyPre {
                     ),
                     _ => trap.to_string(),
                 },
-                output: String::from_utf8_lossy(&store.data().guest_output.contents().0)
-                    .trim()
-                    .to_owned(),
+                output: without_panic_boilerplate(&String::from_utf8_lossy(
+                    &store.data().guest_output.contents().0,
+                )),
             },
             None => EvalError::Host {
                 policy,
@@ -210,4 +210,17 @@ impl PolicyPre {
         }
         Ok(())
     }
+}
+
+/// The guest's output without the Rust standard library's advice to set
+/// `RUST_BACKTRACE`, which means nothing inside a sandbox; the panic's own
+/// message (or a Python/JavaScript exception) is kept.
+fn without_panic_boilerplate(output: &str) -> String {
+    output
+        .lines()
+        .filter(|line| !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
 }

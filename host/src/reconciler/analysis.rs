@@ -220,6 +220,14 @@ where
                     step.info(format!("Advance {name}.{namespace} canary weight {weight}"));
                 }
             }
+            // A policy may back off; traffic going down is not progress, so
+            // it is not an iteration and needs no gate.
+            Decision::Advance { weight } if weight < step.status.canary_weight => {
+                self.router.set_canary_weight(canary, weight).await?;
+                step.status.canary_weight = weight;
+                step.status.message = format!("canary weight reduced to {weight}");
+                step.info(format!("Reduce {name}.{namespace} canary weight {weight}"));
+            }
             Decision::Advance { .. } => {
                 step.status.iterations += 1;
                 let total = canary.spec.analysis.iterations.unwrap_or(0);

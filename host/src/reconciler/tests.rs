@@ -638,6 +638,29 @@ async fn a_policy_that_always_fails_is_rolled_back_at_the_threshold_whatever_it_
 }
 
 #[tokio::test]
+async fn an_advance_to_a_lower_weight_reduces_traffic_and_is_not_an_iteration() {
+    let mut h = Harness::started_with(hostile_policy("back-off")).await;
+    h.tick().await;
+    assert_eq!(
+        (h.canary.status.canary_weight, h.canary.status.iterations),
+        (40, 1)
+    );
+    let outcome = h.tick().await;
+    assert_eq!(h.canary.status.canary_weight, 20);
+    assert_eq!(h.canary.status.iterations, 1, "backing off is no progress");
+    assert_eq!(h.canary.status.failed_checks, 0);
+    assert_eq!(h.phase(), Phase::Progressing);
+    assert_eq!(h.ports.router.history(), vec![0, 40, 20]);
+    assert!(
+        outcome
+            .events
+            .iter()
+            .any(|e| e.message == "Reduce frontend.podinfo canary weight 20"),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_policy_that_holds_forever_fails_a_check_for_each_hold_past_max_holds() {
     let mut h = Harness::started_with(hostile_policy("hold-forever")).await;
     h.tick().await;

@@ -4,19 +4,8 @@
 // `evaluate` to decide differently; `warbler policy test .` runs cases.yaml
 // through the built component.
 
-function maxWeight(analysis) {
-  const ladder = analysis.stepWeights;
-  if (ladder.length > 0) return Math.min(ladder[ladder.length - 1], 100);
-  return Math.min(analysis.maxWeight || 100, 100);
-}
-
-function nextWeight(analysis, current) {
-  const limit = maxWeight(analysis);
-  if (analysis.stepWeights.length > 0) {
-    return Math.min(Array.from(analysis.stepWeights).find((w) => w > current) ?? limit, limit);
-  }
-  return Math.min(current + (analysis.stepWeight ?? 0), limit);
-}
+import { write } from "warbler:policy/log@0.1.0";
+import { isFirstStep, passedDecision } from "./warbler-policy.js";
 
 function judge(metric) {
   const value = metric.canary;
@@ -52,15 +41,25 @@ export const analysis = {
       return {
         decision: { tag: "rollback", val: `failed checks threshold reached ${state.failedChecks}` },
         judgements: [],
-        score: undefined,
       };
     }
+    const failedHook = input.webhooks.find((hook) => !hook.passed);
+    if (failedHook) {
+      const reason = `webhook ${failedHook.name} failed: ${failedHook.message}`;
+      return { decision: { tag: "hold", val: { reason, failed: true } }, judgements: [] };
+    }
+    // Before the first shift the canary has no traffic, so its metrics have
+    // no data yet: judge nothing and start shifting.
+    if (isFirstStep(input)) return { decision: passedDecision(input), judgements: [] };
     const judgements = input.metrics.map(judge);
-    const bad = judgements.find((j) => j.outcome !== "pass");
+    const bad = judgements.filter((j) => j.outcome !== "pass");
     let decision;
-    if (bad) decision = { tag: "hold", val: { reason: bad.detail, failed: true } };
-    else if (state.canaryWeight >= maxWeight(knobs)) decision = { tag: "promote" };
-    else decision = { tag: "advance", val: nextWeight(knobs, state.canaryWeight) };
-    return { decision, judgements, score: undefined };
+    if (bad.length > 0) {
+      write("info", `${bad.length} of ${judgements.length} metrics failed`);
+      decision = { tag: "hold", val: { reason: bad[0].detail, failed: true } };
+    } else {
+      decision = passedDecision(input);
+    }
+    return { decision, judgements };
   },
 };

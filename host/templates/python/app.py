@@ -7,23 +7,13 @@ through the built component."""
 import math
 
 from wit_world import exports
+from wit_world.imports import log
 from wit_world.imports import types as t
 
-
-def max_weight(analysis):
-    if analysis.step_weights:
-        return min(analysis.step_weights[-1], 100)
-    return min(analysis.max_weight or 100, 100)
+from warbler_policy import is_first_step, passed_decision
 
 
-def next_weight(analysis, current):
-    limit = max_weight(analysis)
-    if analysis.step_weights:
-        return min(next((w for w in analysis.step_weights if w > current), limit), limit)
-    return min(current + (analysis.step_weight or 0), limit)
-
-
-def judge(metric):
+def judge(metric: t.Metric) -> t.Judgement:
     value, low, high = metric.canary, metric.threshold_range.min, metric.threshold_range.max
     if value is None or math.isnan(value):
         return t.Judgement(metric=metric.name, outcome=t.Outcome.NO_DATA, detail=f"{metric.name}: no value")
@@ -46,12 +36,19 @@ class Analysis(exports.Analysis):
         if state.failed_checks >= analysis.threshold:
             return t.Verdict(decision=t.Decision_Rollback(
                 f"failed checks threshold reached {state.failed_checks}"), judgements=[], score=None)
+        failed_hook = next((hook for hook in input.webhooks if not hook.passed), None)
+        if failed_hook is not None:
+            reason = f"webhook {failed_hook.name} failed: {failed_hook.message}"
+            return t.Verdict(decision=t.Decision_Hold(t.Hold(reason=reason, failed=True)), judgements=[], score=None)
+        # Before the first shift the canary has no traffic, so its metrics
+        # have no data yet: judge nothing and start shifting.
+        if is_first_step(input):
+            return t.Verdict(decision=passed_decision(input), judgements=[], score=None)
         judgements = [judge(metric) for metric in input.metrics]
         bad = [j for j in judgements if j.outcome != t.Outcome.PASS]
         if bad:
+            log.write(t.Level.INFO, f"{len(bad)} of {len(judgements)} metrics failed")
             decision = t.Decision_Hold(t.Hold(reason=bad[0].detail, failed=True))
-        elif state.canary_weight >= max_weight(analysis):
-            decision = t.Decision_Promote()
         else:
-            decision = t.Decision_Advance(next_weight(analysis, state.canary_weight))
+            decision = passed_decision(input)
         return t.Verdict(decision=decision, judgements=judgements, score=None)

@@ -102,7 +102,7 @@ impl Policy for Threshold {
             if let Some(reason) = failed_webhook(input, WebhookKind::PreRollout) {
                 return Ok(Verdict::fail(reason));
             }
-            return Ok(pass(input, Vec::new()));
+            return Ok(Verdict::passed(input));
         }
 
         if let Some(reason) = failed_webhook(input, WebhookKind::Rollout) {
@@ -117,28 +117,10 @@ impl Policy for Threshold {
             .iter()
             .find(|j| matches!(j.outcome, Outcome::Fail | Outcome::NoData));
         Ok(match first_failure {
-            Some(failure) => Verdict::fail(failure.detail.clone()).with_judgements(judgements),
-            None => pass(input, judgements),
+            Some(failure) => Verdict::fail(halt(input, failure)).with_judgements(judgements),
+            None => Verdict::passed(input).with_judgements(judgements),
         })
     }
-}
-
-/// The verdict for a step whose checks all passed.
-fn pass(input: &Input, judgements: Vec<Judgement>) -> Verdict {
-    let analysis = &input.analysis;
-    let state = &input.state;
-    let verdict = if analysis.is_iteration_mode() {
-        if state.iteration < analysis.iterations.unwrap_or(0) {
-            Verdict::advance(state.canary_weight)
-        } else {
-            Verdict::promote()
-        }
-    } else if state.canary_weight >= analysis.max_weight() {
-        Verdict::promote()
-    } else {
-        Verdict::advance(analysis.next_weight(state.canary_weight))
-    };
-    verdict.with_judgements(judgements)
 }
 
 /// The reason a webhook of `kind` failed in this step, if one did.
@@ -157,6 +139,19 @@ fn failed_webhook(input: &Input, kind: WebhookKind) -> Option<String> {
     ))
 }
 
+/// The reason a step halts on `failure`, in Flagger's words: the
+/// judgement's detail says what is wrong with the metric, the reason adds
+/// that advancement halts.
+fn halt(input: &Input, failure: &Judgement) -> String {
+    match failure.outcome {
+        Outcome::NoData => format!("Halt advancement {}", failure.detail),
+        _ => format!(
+            "Halt {}.{} advancement {}",
+            input.canary.name, input.canary.namespace, failure.detail
+        ),
+    }
+}
+
 /// One metric against its range, with Flagger's wording.
 fn judge(input: &Input, metric: &Metric, missing: MissingMetric) -> Judgement {
     let canary = &input.canary;
@@ -168,7 +163,7 @@ fn judge(input: &Input, metric: &Metric, missing: MissingMetric) -> Judgement {
         None => (
             Outcome::NoData,
             format!(
-                "Halt advancement no values found for metric {} probably {}.{} is not receiving traffic{}",
+                "no values found for metric {} probably {}.{} is not receiving traffic{}",
                 metric.name,
                 canary.name,
                 canary.namespace,
@@ -180,20 +175,12 @@ fn judge(input: &Input, metric: &Metric, missing: MissingMetric) -> Judgement {
             ),
         ),
         Some(value) => match (metric.threshold_range.min, metric.threshold_range.max) {
-            (Some(min), _) if value < min => (
-                Outcome::Fail,
-                format!(
-                    "Halt {}.{} advancement {} {value:.2} < {min}",
-                    canary.name, canary.namespace, metric.name
-                ),
-            ),
-            (_, Some(max)) if value > max => (
-                Outcome::Fail,
-                format!(
-                    "Halt {}.{} advancement {} {value:.2} > {max}",
-                    canary.name, canary.namespace, metric.name
-                ),
-            ),
+            (Some(min), _) if value < min => {
+                (Outcome::Fail, format!("{} {value:.2} < {min}", metric.name))
+            }
+            (_, Some(max)) if value > max => {
+                (Outcome::Fail, format!("{} {value:.2} > {max}", metric.name))
+            }
             _ => (
                 Outcome::Pass,
                 format!(

@@ -32,6 +32,15 @@ impl Policy for MyPolicy {
                 state.failed_checks
             )));
         }
+        if let Some(hook) = input.webhooks.iter().find(|hook| !hook.passed) {
+            let reason = format!("webhook {} failed: {}", hook.name, hook.message);
+            return Ok(Verdict::fail(reason));
+        }
+        // Before the first shift the canary has no traffic, so its metrics
+        // have no data yet: judge nothing and start shifting.
+        if input.is_first_step() {
+            return Ok(Verdict::passed(input));
+        }
         let judgements: Vec<Judgement> = input
             .metrics
             .iter()
@@ -51,12 +60,9 @@ impl Policy for MyPolicy {
                 }
             })
             .collect();
-        let verdict = if let Some(bad) = judgements.iter().find(|j| j.outcome != Outcome::Pass) {
-            Verdict::fail(bad.detail.clone())
-        } else if state.canary_weight >= analysis.max_weight() {
-            Verdict::promote()
-        } else {
-            Verdict::advance(analysis.next_weight(state.canary_weight))
+        let verdict = match judgements.iter().find(|j| j.outcome != Outcome::Pass) {
+            Some(bad) => Verdict::fail(bad.detail.clone()),
+            None => Verdict::passed(input),
         };
         Ok(verdict.with_judgements(judgements))
     }

@@ -38,6 +38,9 @@ enum Attack {
     Chatty,
     /// Hold without a failed check, at every step.
     HoldForever,
+    /// Advance to 40 from weight 0, then to half the current weight: a
+    /// policy that backs off.
+    BackOff,
 }
 
 impl Policy for Hostile {
@@ -93,6 +96,10 @@ impl Policy for Hostile {
                 })
             }
             Attack::HoldForever => Ok(Verdict::wait("waiting for more data, forever")),
+            Attack::BackOff => Ok(match input.state.canary_weight {
+                0 => Verdict::advance(40),
+                weight => Verdict::advance(weight / 2),
+            }),
             Attack::LogFlood => {
                 for i in 0..100_000 {
                     warbler_guest_sdk::log::info(&format!("flood line {i}"));
