@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 mod wasm_guests;
 
 /// The built-in policies' crates.
-const BUILTINS: [&str; 1] = ["warbler-policy-threshold"];
+const BUILTINS: [&str; 2] = ["warbler-policy-threshold", "warbler-policy-compare"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

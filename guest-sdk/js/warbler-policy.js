@@ -45,3 +45,25 @@ export function passedDecision(input) {
   if (state.canaryWeight >= maxWeight(analysis)) return { tag: "promote" };
   return { tag: "advance", val: nextWeight(analysis, state.canaryWeight) };
 }
+
+/** The verdict of a step that needs no metric, by the rules most policies
+ * share with Flagger: once failed checks reached `analysis.threshold`, roll
+ * back; a webhook of this step that failed is a failed check; at the first
+ * step, whose canary has had no traffic yet, start shifting. `undefined`
+ * when the metrics are to decide. */
+export function beforeJudging(input) {
+  const { analysis, state } = input;
+  if (state.failedChecks >= analysis.threshold) {
+    return {
+      decision: { tag: "rollback", val: `failed checks threshold reached ${state.failedChecks}` },
+      judgements: [],
+    };
+  }
+  const hook = input.webhooks.find((h) => !h.passed);
+  if (hook) {
+    const reason = `webhook ${hook.name} failed: ${hook.message}`;
+    return { decision: { tag: "hold", val: { reason, failed: true } }, judgements: [] };
+  }
+  if (isFirstStep(input)) return { decision: passedDecision(input), judgements: [] };
+  return undefined;
+}

@@ -5,6 +5,8 @@ contract's generated types (`wit_world.imports.types`). `warbler policy new
 --lang python` copies this file into the project.
 """
 
+from typing import Optional
+
 from wit_world.imports import types as t
 
 
@@ -49,3 +51,22 @@ def passed_decision(input: t.Input) -> t.Decision:
     if state.canary_weight >= max_weight(analysis):
         return t.Decision_Promote()
     return t.Decision_Advance(next_weight(analysis, state.canary_weight))
+
+
+def before_judging(input: t.Input) -> Optional[t.Verdict]:
+    """The verdict of a step that needs no metric, by the rules most policies
+    share with Flagger: once failed checks reached `analysis.threshold`, roll
+    back; a webhook of this step that failed is a failed check; at the first
+    step, whose canary has had no traffic yet, start shifting. None when the
+    metrics are to decide."""
+    state = input.state
+    if state.failed_checks >= input.analysis.threshold:
+        return t.Verdict(decision=t.Decision_Rollback(
+            f"failed checks threshold reached {state.failed_checks}"), judgements=[], score=None)
+    hook = next((hook for hook in input.webhooks if not hook.passed), None)
+    if hook is not None:
+        reason = f"webhook {hook.name} failed: {hook.message}"
+        return t.Verdict(decision=t.Decision_Hold(t.Hold(reason=reason, failed=True)), judgements=[], score=None)
+    if is_first_step(input):
+        return t.Verdict(decision=passed_decision(input), judgements=[], score=None)
+    return None

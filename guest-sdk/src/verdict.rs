@@ -147,6 +147,28 @@ impl Verdict {
         }
     }
 
+    /// The verdict of a step that needs no metric, by the rules most
+    /// policies share with Flagger: once failed checks reached
+    /// `analysis.threshold`, roll back; a webhook of this step that failed
+    /// is a failed check; at the first step, whose canary has had no traffic
+    /// yet, start shifting. `None` when the metrics are to decide.
+    pub fn before_judging(input: &crate::Input) -> Option<Self> {
+        let (analysis, state) = (&input.analysis, &input.state);
+        if state.failed_checks >= analysis.threshold {
+            return Some(Verdict::rollback(format!(
+                "failed checks threshold reached {}",
+                state.failed_checks
+            )));
+        }
+        if let Some(hook) = input.webhooks.iter().find(|hook| !hook.passed) {
+            return Some(Verdict::fail(format!(
+                "webhook {} failed: {}",
+                hook.name, hook.message
+            )));
+        }
+        input.is_first_step().then(|| Verdict::passed(input))
+    }
+
     /// The same verdict with these judgements attached.
     pub fn with_judgements(mut self, judgements: Vec<Judgement>) -> Self {
         self.judgements = judgements;

@@ -88,7 +88,7 @@ fn an_unknown_builtin_lists_the_builtins() {
     let err = "builtin:nope".parse::<PolicySource>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no built-in policy `nope`; built-ins are: builtin:threshold"
+        "there is no built-in policy `nope`; built-ins are: builtin:threshold, builtin:compare"
     );
 }
 

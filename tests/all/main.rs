@@ -7,6 +7,7 @@ mod cache;
 mod chatty;
 mod cli;
 mod cluster;
+mod compare;
 mod contract;
 mod deploy;
 mod http_server;

@@ -81,6 +81,15 @@ impl Fixture {
             .unwrap()
     }
 
+    /// `warbler run` to its end under `seconds` of load: its exit code and
+    /// its output (stdout, then stderr).
+    pub(crate) fn run_under_load(&self, seconds: u32) -> (Option<i32>, String) {
+        let load = self.load(seconds);
+        let output = self.run(&[]).wait_with_output().unwrap();
+        stop(load);
+        (output.status.code(), text(&output))
+    }
+
     pub(crate) fn wait_for_weight(&self, above: u64) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while saved_weight(&self.state).unwrap_or(0) <= above {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::run_faults::{Fixture, stop};
+use crate::run_faults::Fixture;
 
 fn run(command: &mut Command) -> Output {
     let output = command.output().expect("the command runs");
@@ -55,15 +55,8 @@ fn promotes_a_healthy_release(language: &str, project: &Path) {
             policy.display().to_string()
         )
     });
-    let load = fixture.load(90);
-    let output = fixture.run(&[]).wait_with_output().unwrap();
-    stop(load);
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(0), "{text}");
+    let (code, text) = fixture.run_under_load(90);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("promoted: the primary now runs"), "{text}");
 }
 

@@ -10,13 +10,22 @@ use super::error::LoadError;
 use crate::oci::OciReference;
 
 /// The policies compiled into this binary, by name.
-const BUILTINS: &[(&str, &[u8])] = &[(
-    "threshold",
-    include_bytes!(concat!(
-        env!("WARBLER_BUILTIN_POLICY_DIR"),
-        "/warbler_policy_threshold.wasm"
-    )),
-)];
+const BUILTINS: &[(&str, &[u8])] = &[
+    (
+        "threshold",
+        include_bytes!(concat!(
+            env!("WARBLER_BUILTIN_POLICY_DIR"),
+            "/warbler_policy_threshold.wasm"
+        )),
+    ),
+    (
+        "compare",
+        include_bytes!(concat!(
+            env!("WARBLER_BUILTIN_POLICY_DIR"),
+            "/warbler_policy_compare.wasm"
+        )),
+    ),
+];
 
 /// A reference to a policy component: `builtin:NAME`, `oci://…` or a file
 /// path.

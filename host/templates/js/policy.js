@@ -5,7 +5,7 @@
 // through the built component.
 
 import { write } from "warbler:policy/log@0.1.0";
-import { isFirstStep, passedDecision } from "./warbler-policy.js";
+import { beforeJudging, passedDecision } from "./warbler-policy.js";
 
 function judge(metric) {
   const value = metric.canary;
@@ -36,21 +36,11 @@ export const analysis = {
   validateConfig(_config) {},
 
   evaluate(input) {
-    const { analysis: knobs, state } = input;
-    if (state.failedChecks >= knobs.threshold) {
-      return {
-        decision: { tag: "rollback", val: `failed checks threshold reached ${state.failedChecks}` },
-        judgements: [],
-      };
-    }
-    const failedHook = input.webhooks.find((hook) => !hook.passed);
-    if (failedHook) {
-      const reason = `webhook ${failedHook.name} failed: ${failedHook.message}`;
-      return { decision: { tag: "hold", val: { reason, failed: true } }, judgements: [] };
-    }
-    // Before the first shift the canary has no traffic, so its metrics have
-    // no data yet: judge nothing and start shifting.
-    if (isFirstStep(input)) return { decision: passedDecision(input), judgements: [] };
+    // Failed checks at the threshold roll back, a failed webhook is a failed
+    // check, and the first step starts shifting without judging: the canary
+    // has had no traffic yet, so its metrics have no data.
+    const early = beforeJudging(input);
+    if (early) return early;
     const judgements = input.metrics.map(judge);
     const bad = judgements.filter((j) => j.outcome !== "pass");
     let decision;

@@ -10,7 +10,7 @@ from wit_world import exports
 from wit_world.imports import log
 from wit_world.imports import types as t
 
-from warbler_policy import is_first_step, passed_decision
+from warbler_policy import before_judging, passed_decision
 
 
 def judge(metric: t.Metric) -> t.Judgement:
@@ -32,18 +32,12 @@ class Analysis(exports.Analysis):
         pass
 
     def evaluate(self, input: t.Input) -> t.Verdict:
-        analysis, state = input.analysis, input.state
-        if state.failed_checks >= analysis.threshold:
-            return t.Verdict(decision=t.Decision_Rollback(
-                f"failed checks threshold reached {state.failed_checks}"), judgements=[], score=None)
-        failed_hook = next((hook for hook in input.webhooks if not hook.passed), None)
-        if failed_hook is not None:
-            reason = f"webhook {failed_hook.name} failed: {failed_hook.message}"
-            return t.Verdict(decision=t.Decision_Hold(t.Hold(reason=reason, failed=True)), judgements=[], score=None)
-        # Before the first shift the canary has no traffic, so its metrics
-        # have no data yet: judge nothing and start shifting.
-        if is_first_step(input):
-            return t.Verdict(decision=passed_decision(input), judgements=[], score=None)
+        # Failed checks at the threshold roll back, a failed webhook is a
+        # failed check, and the first step starts shifting without judging:
+        # the canary has had no traffic yet, so its metrics have no data.
+        verdict = before_judging(input)
+        if verdict is not None:
+            return verdict
         judgements = [judge(metric) for metric in input.metrics]
         bad = [j for j in judgements if j.outcome != t.Outcome.PASS]
         if bad:

@@ -25,21 +25,11 @@ impl Policy for MyPolicy {
     }
 
     fn evaluate(input: &Input) -> Result<Verdict, PolicyError> {
-        let (analysis, state) = (&input.analysis, &input.state);
-        if state.failed_checks >= analysis.threshold {
-            return Ok(Verdict::rollback(format!(
-                "failed checks threshold reached {}",
-                state.failed_checks
-            )));
-        }
-        if let Some(hook) = input.webhooks.iter().find(|hook| !hook.passed) {
-            let reason = format!("webhook {} failed: {}", hook.name, hook.message);
-            return Ok(Verdict::fail(reason));
-        }
-        // Before the first shift the canary has no traffic, so its metrics
-        // have no data yet: judge nothing and start shifting.
-        if input.is_first_step() {
-            return Ok(Verdict::passed(input));
+        // Failed checks at the threshold roll back, a failed webhook is a
+        // failed check, and the first step starts shifting without judging:
+        // the canary has had no traffic yet, so its metrics have no data.
+        if let Some(verdict) = Verdict::before_judging(input) {
+            return Ok(verdict);
         }
         let judgements: Vec<Judgement> = input
             .metrics

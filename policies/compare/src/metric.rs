@@ -1,0 +1,265 @@
+//! One metric of the canary against the same metric of the primary.
+
+use warbler_guest_sdk::{Metric, Outcome, Series};
+use warbler_stats::{Alternative, brown_forsythe, iqr_ratio, mann_whitney, median};
+
+use crate::config::{Direction, MetricKnobs};
+
+/// Kayenta's classes for a metric, and the spread Kayenta does not check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// No significant difference that matters.
+    Same,
+    /// The canary's values are significantly higher.
+    High,
+    /// The canary's values are significantly lower.
+    Low,
+    /// The medians agree but the canary's values scatter significantly more.
+    Wider,
+    /// Too few samples on a side.
+    NoData,
+}
+
+/// What the comparison of one metric found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The class.
+    pub class: Class,
+    /// Pass when the class is not a change in the metric's bad direction.
+    pub outcome: Outcome,
+    /// One line for events and the display.
+    pub detail: String,
+}
+
+fn samples(series: Option<&Series>) -> Vec<f64> {
+    series.map(|s| s.present().collect()).unwrap_or_default()
+}
+
+/// The canary's median shift (Hodges–Lehmann) relative to the primary's
+/// median; a shift from a median of 0 is infinite.
+fn relative_shift(shift: f64, baseline_median: f64) -> f64 {
+    if shift == 0.0 {
+        0.0
+    } else if baseline_median == 0.0 {
+        f64::INFINITY.copysign(shift)
+    } else {
+        shift / baseline_median.abs()
+    }
+}
+
+/// Compare `metric`'s canary and primary samples.
+pub fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
+    let name = &metric.name;
+    let canary = samples(metric.canary_series.as_ref());
+    let primary = samples(metric.primary_series.as_ref());
+    let enough =
+        canary.len() >= knobs.min_samples.max(1) && primary.len() >= knobs.min_samples.max(1);
+    let tested = enough
+        .then(|| mann_whitney(&canary, &primary, Alternative::TwoSided).zip(median(&primary)))
+        .flatten();
+    let Some((test, baseline_median)) = tested else {
+        return Comparison {
+            class: Class::NoData,
+            outcome: Outcome::NoData,
+            detail: format!(
+                "{name}: {} canary and {} primary samples, need {} each",
+                canary.len(),
+                primary.len(),
+                knobs.min_samples
+            ),
+        };
+    };
+    let shift = relative_shift(test.hodges_lehmann, baseline_median);
+    let significant = test.p_value < knobs.alpha;
+    let mut class = match shift {
+        s if significant && s > knobs.effect_size => Class::High,
+        s if significant && s < -knobs.effect_size => Class::Low,
+        _ => Class::Same,
+    };
+    let mut detail = format!(
+        "{name}: median shift {:+.1}% (p {:.3})",
+        shift * 100.0,
+        test.p_value
+    );
+    if let Some((alpha, max_ratio)) = knobs.dispersion {
+        let spread = brown_forsythe(&canary, &primary);
+        let ratio = iqr_ratio(&canary, &primary);
+        if let (Some(spread), Some(ratio)) = (spread, ratio) {
+            detail.push_str(&format!(", spread ×{ratio:.2} (p {:.3})", spread.p_value));
+            if class == Class::Same && spread.p_value < alpha && ratio > max_ratio {
+                class = Class::Wider;
+            }
+        }
+    }
+    let worse = matches!(
+        (class, knobs.direction),
+        (Class::Wider, _)
+            | (Class::High, Direction::Increase | Direction::Either)
+            | (Class::Low, Direction::Decrease | Direction::Either)
+    );
+    let verdict = match class {
+        Class::Wider => "canary scatters more",
+        Class::High if worse => "canary higher",
+        Class::Low if worse => "canary lower",
+        Class::High | Class::Low => "canary better",
+        Class::Same | Class::NoData => "same as primary",
+    };
+    detail.push_str(&format!(": {verdict}"));
+    Comparison {
+        class,
+        outcome: if worse { Outcome::Fail } else { Outcome::Pass },
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warbler_guest_sdk::ThresholdRange;
+
+    use super::*;
+
+    fn series(values: &[f64]) -> Option<Series> {
+        Some(Series {
+            start_ms: 0,
+            step_ms: 1_000,
+            values: values.to_vec(),
+        })
+    }
+
+    fn latency(canary: &[f64], primary: &[f64]) -> Metric {
+        Metric {
+            name: "request-duration".to_owned(),
+            canary: None,
+            primary: None,
+            canary_series: series(canary),
+            primary_series: series(primary),
+            threshold_range: ThresholdRange {
+                min: None,
+                max: Some(500.0),
+            },
+            interval_seconds: 60,
+            note: String::new(),
+        }
+    }
+
+    fn knobs() -> MetricKnobs {
+        MetricKnobs {
+            direction: Direction::Increase,
+            critical: false,
+            weight: 1.0,
+            alpha: 0.05,
+            effect_size: 0.1,
+            min_samples: 10,
+            dispersion: Some((0.01, 1.5)),
+        }
+    }
+
+    /// `n` values around `center`, spread by `scale`, deterministic.
+    fn around(center: f64, scale: f64, n: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| center + scale * (((i * 7919) % 97) as f64 / 96.0 - 0.5))
+            .collect()
+    }
+
+    #[test]
+    fn a_canary_like_the_primary_passes() {
+        let c = compare(
+            &latency(&around(100.0, 10.0, 30), &around(100.0, 10.0, 30)),
+            &knobs(),
+        );
+        assert_eq!(
+            (c.class, c.outcome),
+            (Class::Same, Outcome::Pass),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn a_slower_canary_is_high_and_fails_a_metric_where_higher_is_worse() {
+        let c = compare(
+            &latency(&around(130.0, 10.0, 30), &around(100.0, 10.0, 30)),
+            &knobs(),
+        );
+        assert_eq!(
+            (c.class, c.outcome),
+            (Class::High, Outcome::Fail),
+            "{}",
+            c.detail
+        );
+        assert!(c.detail.contains("median shift +29.9%"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_faster_canary_is_low_and_passes_a_metric_where_higher_is_worse() {
+        let c = compare(
+            &latency(&around(70.0, 10.0, 30), &around(100.0, 10.0, 30)),
+            &knobs(),
+        );
+        assert_eq!(
+            (c.class, c.outcome),
+            (Class::Low, Outcome::Pass),
+            "{}",
+            c.detail
+        );
+        assert!(c.detail.ends_with("canary better"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_significant_shift_under_the_effect_size_passes() {
+        let c = compare(
+            &latency(&around(105.0, 2.0, 200), &around(100.0, 2.0, 200)),
+            &knobs(),
+        );
+        assert!(c.detail.contains("(p 0.000)"), "significant: {}", c.detail);
+        assert_eq!(c.outcome, Outcome::Pass, "{}", c.detail);
+    }
+
+    #[test]
+    fn a_canary_that_scatters_more_fails_though_its_median_is_the_same() {
+        let c = compare(
+            &latency(&around(100.0, 60.0, 60), &around(100.0, 10.0, 60)),
+            &knobs(),
+        );
+        assert_eq!(
+            (c.class, c.outcome),
+            (Class::Wider, Outcome::Fail),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn without_the_spread_check_a_canary_that_scatters_more_passes() {
+        let knobs = MetricKnobs {
+            dispersion: None,
+            ..knobs()
+        };
+        let c = compare(
+            &latency(&around(100.0, 60.0, 60), &around(100.0, 10.0, 60)),
+            &knobs,
+        );
+        assert_eq!(c.outcome, Outcome::Pass, "{}", c.detail);
+    }
+
+    #[test]
+    fn too_few_samples_are_no_data_naming_the_counts() {
+        let c = compare(
+            &latency(&around(100.0, 10.0, 4), &around(100.0, 10.0, 30)),
+            &knobs(),
+        );
+        assert_eq!(c.outcome, Outcome::NoData);
+        assert_eq!(
+            c.detail,
+            "request-duration: 4 canary and 30 primary samples, need 10 each"
+        );
+    }
+
+    #[test]
+    fn gaps_in_a_series_are_not_samples() {
+        let mut canary = around(100.0, 10.0, 12);
+        canary[..6].fill(f64::NAN);
+        let c = compare(&latency(&canary, &around(100.0, 10.0, 30)), &knobs());
+        assert_eq!(c.outcome, Outcome::NoData, "{}", c.detail);
+    }
+}

@@ -1,0 +1,53 @@
+//! `builtin:compare`: its case table, and real `warbler run` rollouts it
+//! decides against sample apps behind the embedded proxy.
+
+use std::path::Path;
+
+use warbler::case_table::{CaseOutcome, CaseTable};
+
+use crate::common;
+use crate::run_faults::Fixture;
+
+#[test]
+fn the_compare_case_table_passes() {
+    let table = CaseTable::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/compare/cases.yaml"),
+    )
+    .unwrap();
+    let runtime = common::runtime();
+    let policy = runtime.load(&"builtin:compare".parse().unwrap()).unwrap();
+    for case in &table.cases {
+        assert_eq!(case.run(&policy), CaseOutcome::Passed, "{}", case.name);
+    }
+}
+
+/// A `warbler run` of the example Canary decided by `builtin:compare`
+/// under load, with the canary's sample app given `canary_flags`: its exit
+/// code and output.
+fn run_compared(name: &str, canary_flags: &str) -> (Option<i32>, String) {
+    Fixture::edited(name, |text| {
+        text.replace(
+            "--version, \"1.1.0-",
+            &format!("{canary_flags}--version, \"1.1.0-"),
+        ) + "    policy:\n      ref: builtin:compare\n      config: { minSamples: 5, maxWaitSteps: 20 }\n"
+    })
+    .run_under_load(120)
+}
+
+#[test]
+fn a_run_decided_by_compare_promotes_a_healthy_canary() {
+    let (code, text) = run_compared("compare-healthy", "");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("promoted: the primary now runs"), "{text}");
+    assert!(text.contains("median shift"), "the policy compared: {text}");
+}
+
+#[test]
+fn a_run_decided_by_compare_rolls_back_a_slower_canary() {
+    let (code, text) = run_compared("compare-slow", "--latency-ms, \"150\", ");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("rolled back: score 50 below marginal 75: request-duration"),
+        "{text}"
+    );
+}
