@@ -6,6 +6,7 @@ mod display;
 mod load;
 mod policy;
 mod registry;
+mod replay;
 mod run;
 mod signals;
 

@@ -243,6 +243,36 @@ mod tests {
     }
 
     #[test]
+    fn every_sample_reads_back_bit_for_bit_so_replays_see_what_the_policy_saw() {
+        // serde_json's default float parser may be one unit in the last
+        // place off, which turns 0.9899999999999999 into 0.99: a tie a rank
+        // test then counts differently. Thousands of values with every
+        // exponent a latency or rate has.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let values: Vec<f64> = (0..5_000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let mantissa = (state >> 11) as f64 / (1u64 << 53) as f64;
+                mantissa * 10f64.powi((state % 9) as i32 - 3)
+            })
+            .chain([0.99_f64.next_down(), 1.2_f64.next_up(), 99.9_f64.next_up()])
+            .collect();
+        let mut step = entry(10);
+        step.input.metrics[0].canary_series = Some(warbler_guest_sdk::Series {
+            start_ms: 0,
+            step_ms: 1_000,
+            values: values.clone(),
+        });
+        let text = serde_json::to_string(&step).unwrap();
+        let read: JournalEntry = serde_json::from_str(&text).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let series = read.input.metrics[0].canary_series.as_ref().unwrap();
+        assert_eq!(bits(&series.values), bits(&values));
+    }
+
+    #[test]
     fn a_malformed_line_is_named_by_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.jsonl");

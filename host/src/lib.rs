@@ -21,6 +21,7 @@ pub mod oci;
 pub mod policy;
 pub mod ports;
 pub mod reconciler;
+pub mod replay;
 pub mod sample_app;
 pub mod scaffold;
 pub mod serve;

@@ -196,41 +196,56 @@ pub struct JournalEntry {
     pub outcome: Result<Verdict, String>,
 }
 
-/// Serde glue: a step's outcome as `{"verdict": ...}` or `{"error": ...}`,
-/// the journal's naming (camelCase fields) instead of serde's `Ok`/`Err`.
+/// A step's outcome in JSON: `{"verdict": ...}` or `{"error": "..."}`, the
+/// journal's naming (lowercase) instead of serde's `Ok`/`Err`, which earlier
+/// builds wrote and which are still read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepOutcome {
+    /// The policy's verdict.
+    #[serde(alias = "Ok")]
+    Verdict(Verdict),
+    /// Why the policy gave none.
+    #[serde(alias = "Err")]
+    Error(String),
+}
+
+impl From<Result<Verdict, String>> for StepOutcome {
+    fn from(outcome: Result<Verdict, String>) -> Self {
+        match outcome {
+            Ok(verdict) => StepOutcome::Verdict(verdict),
+            Err(error) => StepOutcome::Error(error),
+        }
+    }
+}
+
+impl From<StepOutcome> for Result<Verdict, String> {
+    fn from(outcome: StepOutcome) -> Self {
+        match outcome {
+            StepOutcome::Verdict(verdict) => Ok(verdict),
+            StepOutcome::Error(error) => Err(error),
+        }
+    }
+}
+
+/// Serde glue: a [`JournalEntry`]'s outcome as a [`StepOutcome`].
 mod step_outcome {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use warbler_guest_sdk::Verdict;
 
-    #[derive(Serialize, Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    enum Outcome<V, E> {
-        #[serde(alias = "Ok")]
-        Verdict(V),
-        #[serde(alias = "Err")]
-        Error(E),
-    }
+    use super::StepOutcome;
 
     pub fn serialize<S: Serializer>(
         outcome: &Result<Verdict, String>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        match outcome {
-            Ok(verdict) => Outcome::<&Verdict, &String>::Verdict(verdict),
-            Err(error) => Outcome::Error(error),
-        }
-        .serialize(serializer)
+        StepOutcome::from(outcome.clone()).serialize(serializer)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Result<Verdict, String>, D::Error> {
-        Ok(
-            match Outcome::<Verdict, String>::deserialize(deserializer)? {
-                Outcome::Verdict(verdict) => Ok(verdict),
-                Outcome::Error(error) => Err(error),
-            },
-        )
+        StepOutcome::deserialize(deserializer).map(Into::into)
     }
 }
 

@@ -24,6 +24,7 @@ mod pull_interrupted;
 mod registry;
 mod registry_server;
 mod registry_tls;
+mod replay;
 mod run_faults;
 mod sandbox;
 mod scaffold;

@@ -10,6 +10,7 @@ use warbler_guest_sdk::{Input, Outcome, Verdict};
 
 use super::CliError;
 use super::registry::{PullArgs, PushArgs, RegistryArgs};
+use super::replay::ReplayArgs;
 use crate::case_table::{CaseOutcome, CaseTable, project_files};
 use crate::oci::{PolicyRegistry, PulledPolicy};
 use crate::policy::{CpuBudget, PolicyRuntime, PolicySource, RuntimeConfig};
@@ -40,6 +41,13 @@ pub(super) enum PolicyCommand {
     /// Fetch a policy from an OCI registry into the local cache, check that
     /// it loads, and print its pinned reference.
     Pull(PullArgs),
+    /// Replay every step of a journal through one or more policies: each
+    /// step's recorded decision beside theirs, the first divergence and what
+    /// the rollout would have done there.
+    ///
+    /// Exit codes: 0 the replay ran (divergences included), 2 the journal,
+    /// a policy or a configuration is bad.
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,7 +109,7 @@ pub(super) struct InspectArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
+pub(super) enum Output {
     /// Machine-readable JSON.
     Json,
     /// A human summary.
@@ -169,17 +177,22 @@ impl PolicyCommand {
             PolicyCommand::New(args) => new(args),
             PolicyCommand::Push(args) => super::registry::push(args),
             PolicyCommand::Pull(args) => super::registry::pull_command(args),
+            PolicyCommand::Replay(args) => super::replay::run(args),
         }
     }
 }
 
 /// A loaded policy and, for an `oci://` reference, what was pulled.
-struct Loaded {
-    policy: std::sync::Arc<crate::policy::PolicyPre>,
+pub(super) struct Loaded {
+    pub(super) policy: std::sync::Arc<crate::policy::PolicyPre>,
     pulled: Option<PulledPolicy>,
 }
 
-fn load(reference: &str, args: &RuntimeArgs, runtime: &PolicyRuntime) -> Result<Loaded, CliError> {
+pub(super) fn load(
+    reference: &str,
+    args: &RuntimeArgs,
+    runtime: &PolicyRuntime,
+) -> Result<Loaded, CliError> {
     let hint = || {
         let builtins: Vec<String> = PolicySource::builtin_names()
             .map(|n| format!("builtin:{n}"))
