@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use warbler::canary::Canary;
+use warbler::canary::{Canary, ShadowPolicySpec};
 use warbler::judge::RuntimeJudge;
 use warbler::policy::{PolicyRuntime, RuntimeConfig};
 use warbler::ports::memory::{MemoryPlatform, MemoryRouter, ScriptedHooks, ScriptedMetrics};
@@ -69,6 +69,14 @@ impl Judge for SharedJudge {
 
     fn policy_digest(&self, canary: &Canary) -> Option<String> {
         self.0.policy_digest(canary)
+    }
+
+    async fn judge_shadow(
+        &self,
+        shadow: &ShadowPolicySpec,
+        input: &Input,
+    ) -> Result<Verdict, String> {
+        self.0.judge_shadow(shadow, input).await
     }
 }
 

@@ -23,9 +23,9 @@ pub use revision::revision_of;
 pub use spec::{
     AnalysisSpec, AutoscalerRef, CanaryResource, CanarySpec, DEFAULT_MAX_HOLDS, MetricSpec,
     OnPolicyError, PolicySpec, PolicyVerification, RangeSpec, ScalerReplicas, ServiceSpec,
-    TargetRef, TemplateRef, WebhookSpec,
+    ShadowPolicySpec, TargetRef, TemplateRef, WebhookSpec,
 };
-pub use status::{CanaryResourceStatus, CanaryStatus, HISTORY_LEN};
+pub use status::{CanaryResourceStatus, CanaryStatus, HISTORY_LEN, ShadowVerdict};
 pub use template::{MetricProvider, MetricTemplate, MetricTemplateResource, MetricTemplateSpec};
 pub use validate::BUILTIN_METRICS;
 pub use warbler_guest_sdk::WebhookKind;

@@ -145,6 +145,7 @@ mod tests {
         let input: Input =
             serde_json::from_str(include_str!("../../examples/inputs/frontend-step.json")).unwrap();
         JournalEntry {
+            shadows: Vec::new(),
             canary: "podinfo/frontend".to_owned(),
             policy: "builtin:threshold".to_owned(),
             policy_digest: None,

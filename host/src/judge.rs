@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use warbler_guest_sdk::{Input, Verdict};
 
-use crate::canary::Canary;
+use crate::canary::{Canary, ShadowPolicySpec};
 use crate::oci::{PolicyRegistry, TrustedKeys};
 use crate::policy::{PolicyPre, PolicyRuntime, PolicySource};
 use crate::ports::Judge;
@@ -174,6 +174,22 @@ impl Judge for RuntimeJudge {
         let key = (source, trust(canary).ok()?);
         self.cached(&key, &stamp)
             .map(|policy| policy.digest().to_owned())
+    }
+
+    async fn judge_shadow(
+        &self,
+        shadow: &ShadowPolicySpec,
+        input: &Input,
+    ) -> Result<Verdict, String> {
+        let source: PolicySource = shadow.reference.parse().map_err(|e| format!("{e}"))?;
+        let trust = shadow
+            .verify
+            .as_ref()
+            .map(|v| v.trusted_keys())
+            .transpose()?;
+        let policy = self.policy(&source, trust).await?;
+        let input = input.clone();
+        off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await
     }
 }
 

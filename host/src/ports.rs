@@ -9,7 +9,7 @@ use std::future::Future;
 use serde_json::Value;
 use warbler_guest_sdk::{Input, Phase, Verdict, WebhookKind, WebhookResult};
 
-use crate::canary::{Canary, MetricSpec, WebhookSpec};
+use crate::canary::{Canary, MetricSpec, ShadowPolicySpec, WebhookSpec};
 
 /// A port failed; the reconciler retries the whole step later.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,6 +161,25 @@ pub trait Judge: Send + Sync {
     /// loaded (after a [`Judge::judge`]); `None` while it cannot be had. The
     /// journal records it beside the reference, which a tag leaves open.
     fn policy_digest(&self, canary: &Canary) -> Option<String>;
+
+    /// Decide one step with one of `canary`'s shadow policies, on an input
+    /// that carries the shadow's own configuration. `Err` is the shadow's
+    /// failure; nothing acts on either.
+    fn judge_shadow(
+        &self,
+        shadow: &ShadowPolicySpec,
+        input: &Input,
+    ) -> impl Future<Output = Result<Verdict, String>> + Send;
+}
+
+/// What a shadow policy said at a step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowOutcome {
+    /// The shadow's name (its `ref` unless named).
+    pub policy: String,
+    /// Its verdict, or its failure.
+    pub outcome: StepOutcome,
 }
 
 /// One analysis step, as recorded for replay.
@@ -189,6 +208,10 @@ pub struct JournalEntry {
     pub at_ms: i64,
     /// The full input the policy saw.
     pub input: Input,
+    /// What each shadow policy said, in `spec.analysis.shadowPolicies`
+    /// order; never acted upon.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadows: Vec<ShadowOutcome>,
     /// Its verdict, or the policy failure. In JSON `{"verdict": {...}}` or
     /// `{"error": "..."}`; `Ok` and `Err`, which earlier builds wrote, are
     /// still read.

@@ -202,6 +202,7 @@ mod tests {
         input.state.canary_weight = weight;
         input.config = r#"{"missingMetric":"skip"}"#.to_owned();
         JournalEntry {
+            shadows: Vec::new(),
             canary: "podinfo/frontend".to_owned(),
             policy: "builtin:threshold".to_owned(),
             policy_digest: None,

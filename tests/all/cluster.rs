@@ -7,6 +7,7 @@
 mod autoscaler;
 mod exporter;
 mod fixture;
+mod shadow_policy;
 mod shared_policy;
 mod tracked_config;
 

@@ -51,3 +51,30 @@ fn a_run_decided_by_compare_rolls_back_a_slower_canary() {
         "{text}"
     );
 }
+
+#[test]
+fn compare_as_a_shadow_policy_is_recorded_at_every_step_and_never_acts() {
+    let fixture = Fixture::edited("compare-shadow", |text| {
+        text + "    shadowPolicies:\n    - { ref: builtin:compare }\n"
+    });
+    let (code, text) = fixture.run_under_load(60);
+    assert_eq!(code, Some(0), "the threshold policy promotes: {text}");
+    assert!(
+        text.contains("(shadow builtin:compare: hold: too few samples"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Shadow policy builtin:compare of podinfo.local would have decided otherwise"
+        ),
+        "{text}"
+    );
+    let journal =
+        warbler::journal::FileJournal::read(&fixture.state.join("journal.jsonl")).unwrap();
+    assert!(
+        journal
+            .iter()
+            .all(|step| step.shadows.len() == 1 && step.shadows[0].policy == "builtin:compare"),
+        "{journal:#?}"
+    );
+}

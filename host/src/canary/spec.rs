@@ -299,6 +299,47 @@ pub struct AnalysisSpec {
     /// analysis when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicySpec>,
+    /// Policies judged at every step beside `policy`, on the same input,
+    /// whose verdicts are recorded (journal, status, events) and never acted
+    /// upon (Warbler): a new policy tried on live rollouts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub shadow_policies: Vec<ShadowPolicySpec>,
+}
+
+/// An entry of `spec.analysis.shadowPolicies` (Warbler).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShadowPolicySpec {
+    /// The module: `builtin:NAME`, a file path (local mode) or an OCI
+    /// reference.
+    #[serde(rename = "ref")]
+    #[schemars(length(min = 1))]
+    pub reference: String,
+    /// How the journal, status and events name it; its `ref` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its own configuration, checked by the policy before the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::any_value")]
+    pub config: Option<Value>,
+    /// The signatures an `oci://` shadow policy must carry before it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<PolicyVerification>,
+}
+
+impl ShadowPolicySpec {
+    /// How the journal, status and events name it.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.reference)
+    }
+
+    /// Its configuration as the JSON text policies receive.
+    pub fn config_text(&self) -> String {
+        self.config
+            .as_ref()
+            .map_or_else(|| "null".to_owned(), Value::to_string)
+    }
 }
 
 fn default_interval() -> Duration {

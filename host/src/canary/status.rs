@@ -52,6 +52,19 @@ pub struct CanaryStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "super::schema::history")]
     pub history: Vec<PastStep>,
+    /// What each shadow policy said at the last step, never acted upon.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow_verdicts: Vec<ShadowVerdict>,
+}
+
+/// A shadow policy's answer at the last step, as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShadowVerdict {
+    /// The shadow's name.
+    pub policy: String,
+    /// Its decision (`advance to 30%`, `rollback: why`) or its failure.
+    pub verdict: String,
 }
 
 /// `status` of a Canary in a cluster: the run's state, which the reconciler
@@ -110,6 +123,7 @@ impl Default for CanaryStatus {
             canary_unready_since_ms: None,
             consecutive_holds: 0,
             history: Vec::new(),
+            shadow_verdicts: Vec::new(),
         }
     }
 }

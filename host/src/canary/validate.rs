@@ -101,6 +101,21 @@ impl Canary {
                 verify.trusted_keys()?;
             }
         }
+        let mut labels = BTreeMap::new();
+        for (index, shadow) in analysis.shadow_policies.iter().enumerate() {
+            if let Some(first) = labels.insert(shadow.label(), index) {
+                return Err(format!(
+                    "spec.analysis.shadowPolicies[{index}]: `{}` also names shadowPolicies[{first}]; give one of them a `name` of its own",
+                    shadow.label()
+                ));
+            }
+            if shadow.verify.is_some() && !shadow.reference.starts_with(crate::oci::SCHEME) {
+                return Err(format!(
+                    "spec.analysis.shadowPolicies[{index}].verify: `{}` is not an oci:// policy, and only those carry signatures; remove verify",
+                    shadow.reference
+                ));
+            }
+        }
         let mut notices = Vec::new();
         if analysis.metrics.is_empty() {
             notices.push(
@@ -212,6 +227,19 @@ mod tests {
             "    stepWeight: 10\n    metrics:\n    - { name: request-duration }\n    - { name: request-duration }\n",
         );
         assert!(err.starts_with("spec.analysis.metrics[1].name"), "{err}");
+    }
+
+    #[test]
+    fn two_shadow_policies_of_the_same_name_are_refused() {
+        let err = error(
+            "    stepWeight: 10\n    shadowPolicies:\n    - { ref: builtin:compare }\n    - { ref: builtin:compare, config: { alpha: 0.01 } }\n",
+        );
+        assert!(
+            err.starts_with(
+                "spec.analysis.shadowPolicies[1]: `builtin:compare` also names shadowPolicies[0]"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use warbler_guest_sdk::{Decision, Outcome};
 
 use crate::local::{Progress, RunObserver};
-use crate::ports::JournalEntry;
+use crate::ports::{JournalEntry, StepOutcome};
 use crate::reconciler::Severity;
 
 /// The longest phase's name, `WaitingPromotion`.
@@ -164,6 +164,24 @@ fn decision(entry: &JournalEntry) -> String {
     }
 }
 
+/// What the shadow policies said, e.g. ` (shadow compare: hold: …)`;
+/// empty without shadows.
+fn shadows(entry: &JournalEntry) -> String {
+    let said: Vec<String> = entry
+        .shadows
+        .iter()
+        .map(|shadow| match &shadow.outcome {
+            StepOutcome::Verdict(verdict) => format!("{}: {}", shadow.policy, verdict.decision),
+            StepOutcome::Error(failure) => format!("{} failed: {failure}", shadow.policy),
+        })
+        .collect();
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!(" (shadow {})", said.join("; shadow "))
+    }
+}
+
 impl RunObserver for RolloutDisplay {
     fn update(&mut self, progress: &Progress<'_>) {
         let status = &progress.canary.status;
@@ -188,10 +206,11 @@ impl RunObserver for RolloutDisplay {
                 judgements(entry)
             );
             self.line(&format!(
-                "{}   step at {}%: {summary} → {}",
+                "{}   step at {}%: {summary} → {}{}",
                 self.stamp(),
                 entry.input.state.canary_weight,
-                decision(entry)
+                decision(entry),
+                shadows(entry)
             ));
             self.bar.set_message(summary.clone());
             // A step's row shows the moment it was judged at; what it
@@ -249,6 +268,7 @@ mod tests {
             "webhooks": [], "history": [], "nowMs": 0, "config": null
         });
         JournalEntry {
+            shadows: Vec::new(),
             canary: "podinfo/frontend".to_owned(),
             policy: "builtin:threshold".to_owned(),
             policy_digest: None,

@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use warbler_guest_sdk::{Input, Phase, Verdict};
 
-use crate::canary::Canary;
+use crate::canary::{Canary, ShadowPolicySpec};
 use crate::ports::Judge;
 
 /// Which Canary a series is about.
@@ -230,5 +230,13 @@ impl<G: Judge> Judge for TimedJudge<G> {
 
     fn policy_digest(&self, canary: &Canary) -> Option<String> {
         self.inner.policy_digest(canary)
+    }
+
+    async fn judge_shadow(
+        &self,
+        shadow: &ShadowPolicySpec,
+        input: &Input,
+    ) -> Result<Verdict, String> {
+        self.inner.judge_shadow(shadow, input).await
     }
 }

@@ -8,11 +8,11 @@ use warbler_guest_sdk::{
 
 use super::{Outcome, Reconciler, Step, hooks_of};
 use crate::canary::{
-    Canary, DEFAULT_MAX_HOLDS, HISTORY_LEN, MetricSpec, OnPolicyError, WebhookKind,
+    Canary, DEFAULT_MAX_HOLDS, HISTORY_LEN, MetricSpec, OnPolicyError, ShadowVerdict, WebhookKind,
 };
 use crate::ports::{
     Clock, Hooks, Journal, JournalEntry, Judge, MetricSource, Platform, PortError, Readiness,
-    Router,
+    Router, ShadowOutcome, StepOutcome,
 };
 
 /// The policy used when a Canary names none: Flagger's analysis.
@@ -105,6 +105,7 @@ where
         }
         let policy = policy_label(canary);
         let outcome = self.judge.judge(canary, &input).await;
+        let shadows = self.shadows(&mut step, &input, &outcome).await;
         self.journal
             .append(&JournalEntry {
                 canary: canary.key(),
@@ -114,6 +115,7 @@ where
                 step: step.status.steps,
                 at_ms: step.now_ms,
                 input,
+                shadows,
                 outcome: outcome.clone(),
             })
             .await?;
@@ -129,6 +131,55 @@ where
             }
         };
         self.apply(step, verdict).await
+    }
+
+    /// Judge the step with each shadow policy, on the same input with the
+    /// shadow's own configuration. Nothing acts on their verdicts: they are
+    /// kept in the status, and a shadow that decides otherwise than the
+    /// active policy (or fails) says so in an event.
+    async fn shadows(
+        &self,
+        step: &mut Step<'_>,
+        input: &Input,
+        active: &Result<Verdict, String>,
+    ) -> Vec<ShadowOutcome> {
+        let canary = step.canary;
+        let mut outcomes = Vec::new();
+        for shadow in &canary.spec.analysis.shadow_policies {
+            let mut own = input.clone();
+            own.config = shadow.config_text();
+            let outcome = self.judge.judge_shadow(shadow, &own).await;
+            let label = shadow.label();
+            let said = match &outcome {
+                Ok(verdict) => verdict.decision.to_string(),
+                Err(failure) => format!("failed: {failure}"),
+            };
+            let agrees = match (&outcome, active) {
+                (Ok(shadow), Ok(active)) => shadow.decision == active.decision,
+                _ => false,
+            };
+            if !agrees {
+                step.info(format!(
+                    "Shadow policy {label} of {}.{} would have decided otherwise: {said}",
+                    canary.metadata.name, canary.metadata.namespace
+                ));
+            }
+            outcomes.push(ShadowOutcome {
+                policy: label.to_owned(),
+                outcome: outcome.into(),
+            });
+        }
+        step.status.shadow_verdicts = outcomes
+            .iter()
+            .map(|shadow| ShadowVerdict {
+                policy: shadow.policy.clone(),
+                verdict: match &shadow.outcome {
+                    StepOutcome::Verdict(verdict) => verdict.decision.to_string(),
+                    StepOutcome::Error(failure) => format!("failed: {failure}"),
+                },
+            })
+            .collect();
+        outcomes
     }
 
     /// Gather this step's facts into the policy's input.

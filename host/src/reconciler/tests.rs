@@ -10,10 +10,10 @@ use super::{Outcome, Reconciler, Severity};
 use crate::canary::Canary;
 use crate::judge::RuntimeJudge;
 use crate::policy::{PolicyRuntime, RuntimeConfig};
-use crate::ports::Clock;
 use crate::ports::memory::{
     ManualClock, MemoryJournal, MemoryPlatform, MemoryRouter, ScriptedHooks, ScriptedMetrics,
 };
+use crate::ports::{Clock, StepOutcome};
 
 type TestReconciler = Reconciler<
     MemoryPlatform,
@@ -768,4 +768,81 @@ async fn a_canary_ready_again_restarts_the_progress_deadline() {
     h.tick().await;
     assert_eq!(h.phase(), Phase::Progressing);
     assert!(h.canary.status.canary_unready_since_ms.is_some());
+}
+
+/// The frontend canary with `shadows` as its shadow policies, its run
+/// started.
+async fn with_shadows(shadows: serde_json::Value) -> Harness {
+    Harness::started_with(|c| c["spec"]["analysis"]["shadowPolicies"] = shadows).await
+}
+
+/// Tick to `phase`, collecting every event's message on the way.
+async fn events_until(h: &mut Harness, phase: Phase) -> Vec<String> {
+    let mut events = Vec::new();
+    for _ in 0..20 {
+        if h.phase() == phase {
+            return events;
+        }
+        events.extend(h.tick().await.events.into_iter().map(|e| e.message));
+    }
+    panic!("never reached {phase:?}: {:?}", h.canary.status);
+}
+
+#[tokio::test]
+async fn a_shadow_that_always_rolls_back_cannot_stop_a_promotion() {
+    let mut h = with_shadows(serde_json::json!([{
+        "ref": warbler_test_guests::HOSTILE,
+        "name": "always-rollback",
+        "config": { "attack": "huge-output", "bytes": 1 },
+    }]))
+    .await;
+    let events = events_until(&mut h, Phase::Succeeded).await;
+    assert_eq!(h.ports.router.history(), vec![0, 10, 20, 30, 40, 50, 0]);
+    assert!(
+        events.contains(
+            &"Shadow policy always-rollback of frontend.podinfo would have decided otherwise: rollback: x"
+                .to_owned()
+        ),
+        "{events:#?}"
+    );
+    let entries = h.ports.journal.entries();
+    assert!(entries.iter().all(|e| e.shadows.len() == 1
+        && e.shadows[0].policy == "always-rollback"
+        && matches!(&e.shadows[0].outcome, StepOutcome::Verdict(v) if v.decision == Decision::Rollback { reason: "x".to_owned() })));
+    assert_eq!(h.canary.status.shadow_verdicts[0].verdict, "rollback: x");
+}
+
+#[tokio::test]
+async fn a_shadow_that_traps_cannot_stop_a_promotion_nor_count_a_failed_check() {
+    let mut h = with_shadows(serde_json::json!([{
+        "ref": warbler_test_guests::HOSTILE,
+        "config": { "attack": "panic" },
+    }]))
+    .await;
+    let mut failed_checks = Vec::new();
+    while h.phase() != Phase::Succeeded {
+        h.tick().await;
+        failed_checks.push(h.canary.status.failed_checks);
+        assert!(failed_checks.len() < 20, "{:?}", h.canary.status);
+    }
+    assert!(failed_checks.iter().all(|&n| n == 0), "{failed_checks:?}");
+    let entries = h.ports.journal.entries();
+    assert!(
+        entries.iter().all(|e| matches!(&e.shadows[0].outcome, StepOutcome::Error(why) if why.contains("panics on purpose"))),
+        "{entries:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_shadow_that_agrees_with_the_active_policy_raises_no_event() {
+    let mut h = with_shadows(serde_json::json!([{ "ref": "builtin:threshold" }])).await;
+    let events = events_until(&mut h, Phase::Succeeded).await;
+    assert!(
+        !events.iter().any(|e| e.starts_with("Shadow policy")),
+        "{events:#?}"
+    );
+    assert_eq!(
+        h.canary.status.shadow_verdicts[0].policy,
+        "builtin:threshold"
+    );
 }

@@ -1,4 +1,5 @@
-//! Warbler's built-in `threshold` policy: Flagger's canary analysis, exactly.
+//! Warbler's built-in `threshold` policy: Flagger's canary analysis (where it
+//! differs on purpose, `docs/flagger-compatibility.md` says so).
 //!
 //! - At the first step (weight 0, no step passed yet) Flagger runs only the
 //!   pre-rollout webhooks: if one failed the step fails, otherwise traffic
