@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 mod wasm_guests;
 
 /// The built-in policies' crates.
-const BUILTINS: [&str; 2] = ["warbler-policy-threshold", "warbler-policy-compare"];
+const BUILTINS: [&str; 3] = [
+    "warbler-policy-threshold",
+    "warbler-policy-compare",
+    "warbler-policy-slo-burn",
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -1,5 +1,6 @@
-//! `builtin:compare`: its case table, and real `warbler run` rollouts it
-//! decides against sample apps behind the embedded proxy.
+//! `builtin:compare` and `builtin:slo-burn`: their case tables, and real
+//! `warbler run` rollouts compare decides (or shadows) against sample apps
+//! behind the embedded proxy.
 
 use std::path::Path;
 
@@ -8,17 +9,26 @@ use warbler::case_table::{CaseOutcome, CaseTable};
 use crate::common;
 use crate::run_faults::Fixture;
 
-#[test]
-fn the_compare_case_table_passes() {
-    let table = CaseTable::read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/compare/cases.yaml"),
-    )
-    .unwrap();
+/// Every case of the table at `table` (from the repository root) passes
+/// through `builtin`.
+fn assert_case_table_passes(table: &str, builtin: &str) {
+    let table =
+        CaseTable::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(table)).unwrap();
     let runtime = common::runtime();
-    let policy = runtime.load(&"builtin:compare".parse().unwrap()).unwrap();
+    let policy = runtime.load(&builtin.parse().unwrap()).unwrap();
     for case in &table.cases {
         assert_eq!(case.run(&policy), CaseOutcome::Passed, "{}", case.name);
     }
+}
+
+#[test]
+fn the_compare_case_table_passes() {
+    assert_case_table_passes("policies/compare/cases.yaml", "builtin:compare");
+}
+
+#[test]
+fn the_slo_burn_case_table_passes() {
+    assert_case_table_passes("policies/slo-burn/cases.yaml", "builtin:slo-burn");
 }
 
 /// A `warbler run` of the example Canary decided by `builtin:compare`

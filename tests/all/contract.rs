@@ -88,23 +88,28 @@ fn an_unknown_builtin_lists_the_builtins() {
     let err = "builtin:nope".parse::<PolicySource>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "there is no built-in policy `nope`; built-ins are: builtin:threshold, builtin:compare"
+        "there is no built-in policy `nope`; built-ins are: builtin:threshold, builtin:compare, builtin:slo-burn"
     );
 }
 
 #[test]
-fn the_builtin_threshold_imports_nothing_but_the_contract() {
+fn every_builtin_imports_nothing_but_the_contract() {
     let runtime = common::runtime();
-    let policy = common::threshold(&runtime);
-    let world = policy.world();
-    assert!(
-        world
-            .exports
-            .contains(&"warbler:policy/analysis@0.1.0".to_owned())
-    );
-    assert_eq!(
-        world.imports,
-        ["warbler:policy/types@0.1.0"],
-        "the built-in is built without WASI (host/build.rs)"
-    );
+    for name in PolicySource::builtin_names() {
+        let policy = runtime
+            .load(&PolicySource::Builtin(name))
+            .unwrap_or_else(|err| panic!("builtin:{name} loads: {err}"));
+        let world = policy.world();
+        assert!(
+            world
+                .exports
+                .contains(&"warbler:policy/analysis@0.1.0".to_owned()),
+            "builtin:{name}"
+        );
+        assert_eq!(
+            world.imports,
+            ["warbler:policy/types@0.1.0"],
+            "builtin:{name} is built without WASI (host/build.rs)"
+        );
+    }
 }

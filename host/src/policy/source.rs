@@ -25,6 +25,13 @@ const BUILTINS: &[(&str, &[u8])] = &[
             "/warbler_policy_compare.wasm"
         )),
     ),
+    (
+        "slo-burn",
+        include_bytes!(concat!(
+            env!("WARBLER_BUILTIN_POLICY_DIR"),
+            "/warbler_policy_slo_burn.wasm"
+        )),
+    ),
 ];
 
 /// A reference to a policy component: `builtin:NAME`, `oci://…` or a file

@@ -12,7 +12,7 @@ use crate::canary::{
 };
 use crate::ports::{
     Clock, Hooks, Journal, JournalEntry, Judge, MetricSource, Platform, PortError, Readiness,
-    Router, ShadowOutcome, StepOutcome,
+    Router, ShadowOutcome,
 };
 
 /// The policy used when a Canary names none: Flagger's analysis.
@@ -144,7 +144,7 @@ where
         active: &Result<Verdict, String>,
     ) -> Vec<ShadowOutcome> {
         let canary = step.canary;
-        let mut outcomes = Vec::new();
+        let (mut outcomes, mut verdicts) = (Vec::new(), Vec::new());
         for shadow in &canary.spec.analysis.shadow_policies {
             let mut own = input.clone();
             own.config = shadow.config_text();
@@ -164,21 +164,16 @@ where
                     canary.metadata.name, canary.metadata.namespace
                 ));
             }
+            verdicts.push(ShadowVerdict {
+                policy: label.to_owned(),
+                verdict: said,
+            });
             outcomes.push(ShadowOutcome {
                 policy: label.to_owned(),
                 outcome: outcome.into(),
             });
         }
-        step.status.shadow_verdicts = outcomes
-            .iter()
-            .map(|shadow| ShadowVerdict {
-                policy: shadow.policy.clone(),
-                verdict: match &shadow.outcome {
-                    StepOutcome::Verdict(verdict) => verdict.decision.to_string(),
-                    StepOutcome::Error(failure) => format!("failed: {failure}"),
-                },
-            })
-            .collect();
+        step.status.shadow_verdicts = verdicts;
         outcomes
     }
 
