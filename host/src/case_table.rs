@@ -10,7 +10,7 @@
 //! - name: advances when every metric passes
 //!   input: { state: { canaryWeight: 20 } }   # inline, or a JSON/YAML file
 //!   expect: { decision: { action: advance, weight: 30 } }
-//! - name: a config without maxZ is refused
+//! - name: a negative maxZ is refused
 //!   input: { config: { maxZ: -1 } }
 //!   expectError: { kind: invalid-config, contains: maxZ }
 //! ```

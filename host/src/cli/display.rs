@@ -236,7 +236,7 @@ mod tests {
     use super::*;
     use crate::canary::Canary;
 
-    /// The seed's canary with its status at `phase` and `weight`.
+    /// A frontend canary with its status at `phase` and `weight`.
     fn canary(phase: Phase, weight: u32, message: &str) -> Canary {
         let mut canary = Canary::from_yaml(
             "test",
