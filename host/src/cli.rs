@@ -1,5 +1,6 @@
 //! The `warbler` command line.
 
+mod backtest;
 mod controller;
 mod demo;
 mod display;

@@ -5,6 +5,7 @@
 //! policy component what to do. This crate holds the policy runtime
 //! ([`policy`]) and the command line ([`cli`]).
 
+pub mod backtest;
 pub mod canary;
 pub mod case_table;
 pub mod cli;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod backtest;
 mod cache;
 mod chatty;
 mod cli;

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use warbler_guest_sdk::{Input, Outcome, Verdict};
 
 use super::CliError;
+use super::backtest::BacktestArgs;
 use super::registry::{PullArgs, PushArgs, RegistryArgs};
 use super::replay::ReplayArgs;
 use crate::case_table::{CaseOutcome, CaseTable, project_files};
@@ -48,6 +49,13 @@ pub(super) enum PolicyCommand {
     /// Exit codes: 0 the replay ran (divergences included), 2 the journal,
     /// a policy or a configuration is bad.
     Replay(ReplayArgs),
+    /// Simulate many labelled rollouts (a dataset of journals) with one or
+    /// more policies and print, per kind of rollout, how many each promoted,
+    /// rolled back or left undecided, and the steps it took.
+    ///
+    /// Exit codes: 0 the backtest ran, 2 the dataset, a policy or a
+    /// configuration is bad.
+    Backtest(BacktestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +186,7 @@ impl PolicyCommand {
             PolicyCommand::Push(args) => super::registry::push(args),
             PolicyCommand::Pull(args) => super::registry::pull_command(args),
             PolicyCommand::Replay(args) => super::replay::run(args),
+            PolicyCommand::Backtest(args) => super::backtest::run(args),
         }
     }
 }

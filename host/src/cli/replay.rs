@@ -38,18 +38,18 @@ pub(super) struct ReplayArgs {
     runtime: RuntimeArgs,
 }
 
-pub(super) fn run(args: ReplayArgs) -> Result<(), CliError> {
-    if args.config.len() > args.policy.len() {
+/// Refuse more `--config` values than policies, or one that is not JSON.
+fn check_configs(configs: &[String], policies: usize) -> Result<(), CliError> {
+    if configs.len() > policies {
         return Err(CliError::bad_input(
             anyhow::anyhow!(
-                "{} --config values for {} --policy values",
-                args.config.len(),
-                args.policy.len()
+                "{} --config values for {policies} --policy values",
+                configs.len()
             ),
             Some("give at most one --config per --policy, in the same order".to_owned()),
         ));
     }
-    for (i, config) in args.config.iter().enumerate() {
+    for (i, config) in configs.iter().enumerate() {
         serde_json::from_str::<serde_json::Value>(config).map_err(|err| {
             CliError::bad_input(
                 anyhow::anyhow!("--config #{} is not JSON: {err}", i + 1),
@@ -60,22 +60,40 @@ pub(super) fn run(args: ReplayArgs) -> Result<(), CliError> {
             )
         })?;
     }
+    Ok(())
+}
+
+/// Each policy loaded as a candidate, with the `--config` at its position.
+pub(super) fn candidates(
+    policies: &[String],
+    configs: &[String],
+    runtime_args: &RuntimeArgs,
+) -> Result<Vec<Candidate<'static>>, CliError> {
+    check_configs(configs, policies.len())?;
+    let runtime = runtime_args.runtime()?;
+    policies
+        .iter()
+        .enumerate()
+        .map(|(i, reference)| {
+            let policy = load(reference, runtime_args, &runtime)?.policy;
+            Ok(Candidate {
+                label: reference.clone(),
+                config: configs.get(i).cloned(),
+                evaluate: Box::new(move |input| policy.evaluate(input).map_err(|e| e.to_string())),
+            })
+        })
+        .collect()
+}
+
+pub(super) fn run(args: ReplayArgs) -> Result<(), CliError> {
+    check_configs(&args.config, args.policy.len())?;
     let entries = FileJournal::read(&args.journal).map_err(|err| {
         CliError::bad_input(
             anyhow::anyhow!(err),
             Some("pass a journal written by `warbler run` or `warbler controller`".to_owned()),
         )
     })?;
-    let runtime = args.runtime.runtime()?;
-    let mut candidates = Vec::new();
-    for (i, reference) in args.policy.iter().enumerate() {
-        let policy = load(reference, &args.runtime, &runtime)?.policy;
-        candidates.push(Candidate {
-            label: reference.clone(),
-            config: args.config.get(i).cloned(),
-            evaluate: Box::new(move |input| policy.evaluate(input).map_err(|e| e.to_string())),
-        });
-    }
+    let candidates = candidates(&args.policy, &args.config, &args.runtime)?;
     let runs = replay(&entries, &candidates);
     match args.output {
         Output::Json => println!(

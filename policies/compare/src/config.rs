@@ -112,6 +112,9 @@ pub struct MetricConfig {
     pub effect_size: Option<f64>,
     /// Whether its spread is checked.
     pub dispersion: Option<bool>,
+    /// Leave it out of the comparison (a metric other policies or the
+    /// dashboards use, such as a raw count).
+    pub ignore: bool,
 }
 
 impl Default for MetricConfig {
@@ -122,6 +125,7 @@ impl Default for MetricConfig {
             weight: 1.0,
             effect_size: None,
             dispersion: None,
+            ignore: false,
         }
     }
 }
@@ -235,6 +239,12 @@ impl Config {
         self.rates
             .iter()
             .any(|rate| rate.events == name || rate.trials == name)
+    }
+
+    /// True when `name` is not compared: it counts for a rate, or its
+    /// settings say to ignore it.
+    pub fn leaves_out(&self, name: &str) -> bool {
+        self.counts_for_a_rate(name) || self.metrics.get(name).is_some_and(|m| m.ignore)
     }
 
     fn check(&self) -> Result<(), PolicyError> {
@@ -358,7 +368,9 @@ pub const SCHEMA: &str = r#"{
                         "description": "A failing critical metric rolls the canary back at once." },
           "weight": { "type": "number", "exclusiveMinimum": 0, "default": 1 },
           "effectSize": { "type": "number", "minimum": 0 },
-          "dispersion": { "type": "boolean" }
+          "dispersion": { "type": "boolean" },
+          "ignore": { "type": "boolean", "default": false,
+                      "description": "Leave the metric out of the comparison." }
         }
       }
     },

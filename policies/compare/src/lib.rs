@@ -108,13 +108,13 @@ impl Policy for Compare {
     }
 }
 
-/// Every metric compared (those that count for a rate left out), then
-/// every rate.
+/// Every metric compared (those that count for a rate, or are ignored,
+/// left out), then every rate.
 fn judge(input: &Input, config: &Config) -> Vec<Judged> {
     let metrics = input
         .metrics
         .iter()
-        .filter(|metric| !config.counts_for_a_rate(&metric.name))
+        .filter(|metric| !config.leaves_out(&metric.name))
         .map(|metric| {
             let knobs = config.knobs(metric, input.state.canary_weight);
             let comparison = metric::compare(metric, &knobs);

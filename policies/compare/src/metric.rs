@@ -82,10 +82,22 @@ pub fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
         test.p_value
     );
     if let Some((alpha, max_ratio)) = knobs.dispersion {
-        let spread = brown_forsythe(&canary, &primary);
+        // Tested against the ratio allowed, not against equal spreads: the
+        // canary's deviations from its median are shrunk by `max_ratio`
+        // first, so only a spread significantly beyond the allowance fails
+        // (an IQR ratio measured on 30 samples is itself noisy by a third).
+        let centre = median(&canary).unwrap_or(0.0);
+        let shrunk: Vec<f64> = canary
+            .iter()
+            .map(|v| centre + (v - centre) / max_ratio)
+            .collect();
+        let spread = brown_forsythe(&shrunk, &primary);
         let ratio = iqr_ratio(&canary, &primary);
         if let (Some(spread), Some(ratio)) = (spread, ratio) {
-            detail.push_str(&format!(", spread ×{ratio:.2} (p {:.3})", spread.p_value));
+            detail.push_str(&format!(
+                ", spread ×{ratio:.2} (allowed ×{max_ratio:.2}, p {:.3})",
+                spread.p_value
+            ));
             if class == Class::Same && spread.p_value < alpha && ratio > max_ratio {
                 class = Class::Wider;
             }

@@ -1,0 +1,80 @@
+//! `warbler policy backtest` on the repository's labelled dataset, and the
+//! dataset itself: what its seeded generator makes.
+
+use std::path::{Path, PathBuf};
+
+use crate::local_cli::warbler;
+
+fn dataset() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/backtest")
+}
+
+#[test]
+fn the_committed_dataset_is_what_the_seeded_generator_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = warbler::backtest::dataset::generate(warbler::backtest::dataset::SEED);
+    warbler::backtest::dataset::write(dir.path(), &scenarios).unwrap();
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(dir.path()), names(&dataset()));
+    for name in names(dir.path()) {
+        let made = std::fs::read(dir.path().join(&name)).unwrap();
+        let committed = std::fs::read(dataset().join(&name)).unwrap();
+        assert!(
+            made == committed,
+            "{name} differs: regenerate with `cargo run -p warbler --example backtest_dataset`"
+        );
+    }
+}
+
+#[test]
+fn backtest_reports_each_policy_by_kind_of_rollout() {
+    let output = warbler()
+        .args(["policy", "backtest", "--dataset"])
+        .arg(dataset())
+        .args([
+            "-p",
+            "builtin:threshold",
+            "-p",
+            "builtin:compare",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (threshold, compare) = (&report["policies"][0], &report["policies"][1]);
+    assert_eq!(threshold["policy"], "builtin:threshold");
+    // Absolute thresholds: every healthy canary promoted, and a 20% slower
+    // one too (120 ms is within `max: 500`).
+    assert_eq!(threshold["kinds"]["healthy"]["promoted"], 100);
+    assert_eq!(threshold["kinds"]["latency-shift-20pct"]["promoted"], 20);
+    // Comparing with the primary catches it.
+    assert_eq!(compare["kinds"]["latency-shift-20pct"]["rolledBack"], 20);
+    assert_eq!(compare["kinds"]["healthy"]["rollouts"], 100);
+}
+
+#[test]
+fn a_folder_without_labels_is_refused_saying_what_a_dataset_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = warbler()
+        .args(["policy", "backtest", "--dataset"])
+        .arg(dir.path())
+        .args(["-p", "builtin:threshold"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("labels.json"), "{stderr}");
+}
