@@ -233,6 +233,17 @@ pub enum StepOutcome {
     Error(String),
 }
 
+impl StepOutcome {
+    /// The decision, or none for a failure (whose text may name the policy,
+    /// so two failures are not compared by it).
+    pub fn decision(&self) -> Option<&warbler_guest_sdk::Decision> {
+        match self {
+            StepOutcome::Verdict(verdict) => Some(&verdict.decision),
+            StepOutcome::Error(_) => None,
+        }
+    }
+}
+
 impl From<Result<Verdict, String>> for StepOutcome {
     fn from(outcome: Result<Verdict, String>) -> Self {
         match outcome {

@@ -134,7 +134,7 @@ fn summarize(label: &str, steps: &[ReplayedStep], candidate: usize) -> Candidate
         .count();
     let first_divergence = steps.iter().find_map(|s| {
         let replayed = &s.replayed[candidate];
-        (decision(replayed) != decision(&s.recorded)).then(|| Divergence {
+        (replayed.decision() != s.recorded.decision()).then(|| Divergence {
             step: s.step,
             weight: s.weight,
             consequence: consequence(s, replayed),
@@ -144,15 +144,6 @@ fn summarize(label: &str, steps: &[ReplayedStep], candidate: usize) -> Candidate
         policy: label.to_owned(),
         identical_steps,
         first_divergence,
-    }
-}
-
-/// What an outcome does to the rollout, for comparing: the decision, or
-/// none for a failure (whose text may name the policy).
-fn decision(outcome: &StepOutcome) -> Option<&Decision> {
-    match outcome {
-        StepOutcome::Verdict(verdict) => Some(&verdict.decision),
-        StepOutcome::Error(_) => None,
     }
 }
 

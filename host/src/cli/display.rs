@@ -97,14 +97,9 @@ impl RolloutDisplay {
 /// Each metric against its threshold, as the policy judged it, e.g.
 /// `✔ request-success-rate 100.00 within >= 99 · ✘ … request-duration 995.00 > 500`.
 fn judgements(entry: &JournalEntry) -> String {
-    let state = &entry.input.state;
     match &entry.outcome {
         Err(failure) => format!("policy failed: {failure}"),
-        Ok(verdict)
-            if verdict.judgements.is_empty()
-                && state.canary_weight == 0
-                && state.iteration == 0 =>
-        {
+        Ok(verdict) if verdict.judgements.is_empty() && entry.input.is_first_step() => {
             "the canary has no traffic yet: analysis starts once traffic reaches it".to_owned()
         }
         Ok(verdict) if verdict.judgements.is_empty() => entry

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use k8s_openapi::jiff::Timestamp;
-use warbler_guest_sdk::Decision;
 
 use super::CliError;
 use super::policy::{Output, RuntimeArgs, load};
@@ -137,7 +136,7 @@ fn text_report(run: &ReplayedRun) -> String {
             clip(&short(&step.recorded))
         ));
         for (replayed, candidate) in step.replayed.iter().zip(&run.candidates) {
-            let same = decision(replayed) == decision(&step.recorded);
+            let same = replayed.decision() == step.recorded.decision();
             let first = candidate
                 .first_divergence
                 .as_ref()
@@ -168,13 +167,6 @@ fn text_report(run: &ReplayedRun) -> String {
     }
     out.push('\n');
     out
-}
-
-fn decision(outcome: &StepOutcome) -> Option<&Decision> {
-    match outcome {
-        StepOutcome::Verdict(verdict) => Some(&verdict.decision),
-        StepOutcome::Error(_) => None,
-    }
 }
 
 fn short(outcome: &StepOutcome) -> String {
