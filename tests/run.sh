@@ -20,6 +20,8 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v python3 >/dev/null || need+=(python3)
 command -v componentize-py >/dev/null || python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v npm >/dev/null || need+=(nodejs npm)
+# A real browser for the dashboard's tests.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -qq
@@ -34,6 +36,8 @@ if ! command -v componentize-py >/dev/null; then
     export PATH="$PWD/target/guest-python/bin:$PATH"
 fi
 (cd policies/examples/js-zscore && [ -d node_modules ] || npm ci --no-audit --no-fund --silent)
+# playwright-core drives that chromium (no browser download).
+(cd tests/browser && [ -d node_modules ] || npm ci --no-audit --no-fund --silent)
 # PyPI's oras SDK, which pushes an artifact the way another tool would.
 [ -x target/interop-python/bin/python3 ] || {
     python3 -m venv target/interop-python

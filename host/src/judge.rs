@@ -130,6 +130,15 @@ impl RuntimeJudge {
         (seen == stamp).then(|| policy.clone())
     }
 
+    /// The policy that judges `canary`, once it has loaded (after a
+    /// [`RuntimeJudge::check`] or a step).
+    pub fn loaded_policy(&self, canary: &Canary) -> Option<Arc<PolicyPre>> {
+        let source: PolicySource = policy_ref(canary).ok()?.parse().ok()?;
+        let stamp = stamp(&source);
+        let key = (source, trust(canary).ok()?);
+        self.cached(&key, &stamp)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PolicyKey, Loaded>> {
         self.loaded.lock().expect("judge cache poisoned")
     }
@@ -169,10 +178,7 @@ impl Judge for RuntimeJudge {
     }
 
     fn policy_digest(&self, canary: &Canary) -> Option<String> {
-        let source: PolicySource = policy_ref(canary).ok()?.parse().ok()?;
-        let stamp = stamp(&source);
-        let key = (source, trust(canary).ok()?);
-        self.cached(&key, &stamp)
+        self.loaded_policy(canary)
             .map(|policy| policy.digest().to_owned())
     }
 

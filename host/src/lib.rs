@@ -9,6 +9,7 @@ pub mod backtest;
 pub mod canary;
 pub mod case_table;
 pub mod cli;
+pub mod dashboard;
 pub mod hooks;
 pub mod http;
 pub mod journal;

@@ -5,6 +5,7 @@
 //! `tests/run.sh` runs these with `--ignored` once the cluster is up.
 
 mod autoscaler;
+mod dashboard;
 mod exporter;
 mod fixture;
 mod shadow_policy;

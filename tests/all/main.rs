@@ -10,6 +10,8 @@ mod cli;
 mod cluster;
 mod compare;
 mod contract;
+mod dashboard;
+mod dashboard_browser;
 mod deploy;
 mod http_server;
 mod interop;

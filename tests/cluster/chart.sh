@@ -117,7 +117,7 @@ check "fake nodes are Ready" k wait --for=condition=Ready node -l type=kwok --ti
 check "helm lint --strict" helm lint --strict "$chart"
 for set in watchNamespace=apps "leaderElection=false,replicas=1" loadtester.enabled=true \
     "serviceAccount.create=false,serviceAccount.name=other" journal.persistence.enabled=true \
-    registry.verify.keysConfigMap=signers; do
+    registry.verify.keysConfigMap=signers dashboard.enabled=true; do
     expect "helm lint --strict --set $set" helm lint --strict "$chart" --set "$set" >/dev/null
 done
 expect "the chart's crds/ is a copy of deploy/crds/warbler.dev.yaml" \
@@ -149,6 +149,22 @@ expect "default render: 2 replicas, leader election, linkerd, Prometheus" args_h
     --listen=0.0.0.0:8080 --leader-elect
 expect "default render: watches every namespace" args_lack "$tmp/default.yaml" --namespace
 expect "default render: replicas: 2" grep -qx '  replicas: 2' "$tmp/default.yaml"
+expect "default render: no dashboard" args_lack "$tmp/default.yaml" --dashboard
+expect "default render: the Service exposes no dashboard" \
+    bash -c '! grep -q http-dashboard "$1"' _ "$tmp/default.yaml"
+
+check "helm template --set dashboard.enabled=true" render dashboard --set dashboard.enabled=true
+expect "dashboard: --dashboard=0.0.0.0:8484" args_have "$tmp/dashboard.yaml" --dashboard=0.0.0.0:8484
+dashboard_ports() { # FILE: Service port 8484 to the container's port 8484, named http-dashboard
+    local svc dep
+    svc=$(doc Service warbler "$1")
+    dep=$(doc Deployment warbler "$1")
+    grep -qx '  - name: http-dashboard' <<<"$svc" && grep -qx '    port: 8484' <<<"$svc" &&
+        grep -qx '    targetPort: http-dashboard' <<<"$svc" &&
+        grep -qx '        - name: http-dashboard' <<<"$dep" && grep -qx '          containerPort: 8484' <<<"$dep"
+}
+expect "dashboard: Service port 8484 -> container port 8484 (http-dashboard)" \
+    dashboard_ports "$tmp/dashboard.yaml"
 
 check "helm template --set watchNamespace=apps" render watch --set watchNamespace=apps
 expect "watchNamespace: a RoleBinding in that namespace instead of the ClusterRoleBinding, and ClusterAnalysisPolicies readable" same_lines \

@@ -6,6 +6,25 @@ use std::time::Duration;
 
 use super::{Canary, Manifest};
 
+/// A Kubernetes name: a DNS-1123 subdomain (`dots`) or label, of lowercase
+/// letters, digits and `-`, starting and ending with a letter or digit.
+fn check_name(field: &str, name: &str, max: usize, dots: bool) -> Result<(), String> {
+    let allowed =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (dots && c == '.');
+    let ends = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.len() <= max
+        && name.chars().all(allowed)
+        && ends(name.chars().next())
+        && ends(name.chars().last())
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "{field}: {name:?} is not a Kubernetes name; use at most {max} lowercase letters, digits and '-'{}, starting and ending with a letter or digit",
+        if dots { " or '.'" } else { "" }
+    ))
+}
+
 /// The metric names Warbler measures without a query (Flagger's built-ins).
 pub const BUILTIN_METRICS: [&str; 2] = ["request-success-rate", "request-duration"];
 
@@ -15,6 +34,10 @@ impl Canary {
     /// `min_interval`. Returns notices worth showing (an analysis without
     /// metrics) or the first error.
     pub fn check(&self, min_interval: Duration) -> Result<Vec<String>, String> {
+        // Kubernetes' own rules: names become folders, journal files and
+        // links, so one like `../x` or `<b>` must never get that far.
+        check_name("metadata.name", &self.metadata.name, 253, true)?;
+        check_name("metadata.namespace", &self.metadata.namespace, 63, false)?;
         let analysis = &self.spec.analysis;
         if analysis.interval < min_interval {
             return Err(format!(
@@ -171,6 +194,41 @@ mod tests {
 
     fn error(analysis: &str) -> String {
         manifest(analysis, "").check(SECOND).unwrap_err()
+    }
+
+    fn named(name: &str, namespace: &str) -> Result<Vec<String>, String> {
+        let mut manifest = manifest("    interval: 1m\n", "");
+        manifest.canary.metadata.name = name.to_owned();
+        manifest.canary.metadata.namespace = namespace.to_owned();
+        manifest.canary.check(SECOND)
+    }
+
+    #[test]
+    fn a_name_that_would_climb_out_of_the_state_folder_is_refused() {
+        let err = named("../../etc", "test").unwrap_err();
+        assert!(
+            err.starts_with("metadata.name: \"../../etc\" is not a Kubernetes name; use at most 253 lowercase letters"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_name_holding_markup_is_refused() {
+        assert!(named("a<script>", "test").is_err());
+    }
+
+    #[test]
+    fn a_namespace_is_a_label_without_dots() {
+        let err = named("app", "team.apps").unwrap_err();
+        assert!(
+            err.starts_with("metadata.namespace: \"team.apps\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dotted_lowercase_name_is_a_kubernetes_name() {
+        assert!(named("frontend.v2-canary", "apps-1").is_ok());
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub(super) struct ControllerArgs {
     /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
+    /// Serve the read-only dashboard on this address, e.g. 0.0.0.0:8484
+    /// [default: off]. It shows every Canary this controller reconciles,
+    /// their steps and journals: expose it only where those may be read.
+    #[arg(long, value_name = "ADDRESS")]
+    dashboard: Option<SocketAddr>,
     /// Where each Canary's step journal is written (`NAMESPACE/NAME.jsonl`)
     /// [default: /var/lib/warbler/journal in a pod, else
     /// ~/.local/state/warbler/journal].
@@ -111,6 +116,7 @@ pub(super) fn controller(args: ControllerArgs) -> Result<(), CliError> {
             lease_seconds: args.lease_seconds,
         }),
         identity,
+        dashboard: args.dashboard,
     };
     super::load::runtime()?.block_on(async move {
         let stop = StopSignal::install()?;

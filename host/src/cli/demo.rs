@@ -14,9 +14,10 @@ use tokio::sync::mpsc;
 use super::CliError;
 use super::display::RolloutDisplay;
 use super::policy::RuntimeArgs;
-use super::run::local_error;
+use super::run::{DashboardArgs, local_error, observer, show};
 use super::signals::StopSignal;
 use crate::canary::{Manifest, format_duration, parse_duration};
+use crate::dashboard::Dashboard;
 use crate::load::{LoadSpec, run as send_load};
 use crate::local::{LocalOptions, LocalRun, RunEnd};
 
@@ -30,6 +31,8 @@ pub(super) struct DemoArgs {
     /// [default: a temporary directory, removed at the end].
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    dashboard: DashboardArgs,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -115,7 +118,15 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
     })?;
     let temporary;
     let dir = match &args.state_dir {
-        Some(dir) => dir.clone(),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                CliError::cannot_proceed(anyhow::anyhow!(
+                    "cannot create {} (--state-dir): {err}; pick a folder you can write",
+                    dir.display()
+                ))
+            })?;
+            dir.clone()
+        }
         None => {
             temporary = tempfile::tempdir().map_err(|err| {
                 CliError::cannot_proceed(anyhow::anyhow!(
@@ -147,6 +158,7 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
     super::load::runtime()?.block_on(async {
         let started = Instant::now();
         let stop = StopSignal::install()?;
+        let dashboard = args.dashboard.start().await?;
         let mut run = tokio::select! {
             started = LocalRun::start(first, options) => started.map_err(local_error)?,
             code = stop.wait() => return Err(StopSignal::stopped(code, "the demo's processes are stopped")),
@@ -158,6 +170,7 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
             run.metrics_address()
         );
         println!("the Canary: {}\n", canary_file.display());
+        show(dashboard.as_ref(), &run);
         let load = tokio::spawn({
             let spec = LoadSpec {
                 url: format!("http://{}/", run.proxy_address())
@@ -172,9 +185,10 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
             };
             async move { send_load(&spec).await }
         });
-        let outcome = rollouts(&mut run, &write, &stop).await;
+        let outcome = rollouts(&mut run, &write, &stop, dashboard.as_ref()).await;
         load.abort();
         run.shutdown().await;
+        args.dashboard.linger(dashboard.as_ref(), &stop).await;
         let (good, bad) = outcome?;
         println!(
             "demo done in {:.0}s: {} promoted ({}), {} rolled back ({})",
@@ -206,11 +220,13 @@ async fn rollouts(
     run: &mut LocalRun,
     write: &impl Fn(&Release) -> Result<Manifest, CliError>,
     stop: &StopSignal,
+    dashboard: Option<&Dashboard>,
 ) -> Result<(RunEnd, RunEnd), CliError> {
     let good = rollout(
         run,
         &format!("rollout 1: {} → {} (healthy)", STABLE.version, GOOD.version),
         stop,
+        dashboard,
     )
     .await?;
     run.update(write(&BAD)?).await.map_err(local_error)?;
@@ -224,16 +240,22 @@ async fn rollouts(
             BAD.latency_ms
         ),
         stop,
+        dashboard,
     )
     .await?;
     Ok((good, bad))
 }
 
-async fn rollout(run: &mut LocalRun, title: &str, stop: &StopSignal) -> Result<RunEnd, CliError> {
+async fn rollout(
+    run: &mut LocalRun,
+    title: &str,
+    stop: &StopSignal,
+    dashboard: Option<&Dashboard>,
+) -> Result<RunEnd, CliError> {
     let mut display = RolloutDisplay::new(title);
     let end = run
         .run(
-            &mut display,
+            &mut observer(dashboard, &mut display),
             async {
                 stop.wait().await;
             },

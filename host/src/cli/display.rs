@@ -284,6 +284,8 @@ mod tests {
             events: &[],
             steps,
             error: None,
+            journal: None,
+            policy: None,
         });
         display.finish().lines().map(str::to_owned).collect()
     }

@@ -1,5 +1,6 @@
 //! `warbler run canary.yaml`: roll a Canary out on this machine.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,10 @@ use super::display::RolloutDisplay;
 use super::policy::RuntimeArgs;
 use super::signals::StopSignal;
 use crate::canary::Manifest;
+use crate::dashboard::{Board, BoardFeed, Dashboard};
 use crate::local::{LocalError, LocalOptions, LocalRun, RunEnd};
 use crate::policy::PolicySource;
+use crate::ports::{Clock, SystemClock};
 
 /// `warbler run` arguments.
 #[derive(Debug, Args)]
@@ -36,7 +39,69 @@ pub(super) struct RunArgs {
     #[arg(long)]
     watch: bool,
     #[command(flatten)]
+    dashboard: DashboardArgs,
+    #[command(flatten)]
     runtime: RuntimeArgs,
+}
+
+/// Where the dashboard of a local run is served.
+#[derive(Debug, Args)]
+pub(super) struct DashboardArgs {
+    /// Serve the dashboard on this address; port 0 picks a free one.
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:0")]
+    dashboard: SocketAddr,
+    /// Serve no dashboard.
+    #[arg(long, conflicts_with = "dashboard")]
+    no_dashboard: bool,
+    /// Keep serving the dashboard once the rollouts have ended, until
+    /// Ctrl-C.
+    #[arg(long, conflicts_with = "no_dashboard")]
+    keep_dashboard: bool,
+}
+
+impl DashboardArgs {
+    /// Start the dashboard, unless turned off, and print its address.
+    pub(super) async fn start(&self) -> Result<Option<Dashboard>, CliError> {
+        if self.no_dashboard {
+            return Ok(None);
+        }
+        let dashboard = Dashboard::start(self.dashboard, Arc::new(Board::default()))
+            .await
+            .map_err(|err| {
+                CliError::cannot_proceed(anyhow::anyhow!(
+                    "cannot serve the dashboard on {}: {err}; pick a free address with --dashboard or turn it off with --no-dashboard",
+                    self.dashboard
+                ))
+            })?;
+        println!("dashboard: {}", dashboard.url());
+        Ok(Some(dashboard))
+    }
+}
+
+impl DashboardArgs {
+    /// With `--keep-dashboard`, serve the dashboard until `stop`.
+    pub(super) async fn linger(&self, dashboard: Option<&Dashboard>, stop: &StopSignal) {
+        if let (true, Some(dashboard)) = (self.keep_dashboard, dashboard) {
+            println!(
+                "the dashboard stays at {} (Ctrl-C to stop)",
+                dashboard.url()
+            );
+            stop.wait().await;
+        }
+    }
+}
+
+/// Show `run`'s canary on the dashboard as it stands, before any step.
+pub(super) fn show(dashboard: Option<&Dashboard>, run: &LocalRun) {
+    if let Some(dashboard) = dashboard {
+        dashboard.board().update(
+            run.canary(),
+            &[],
+            &[],
+            Some(run.journal_path().to_owned()),
+            SystemClock.now_ms(),
+        );
+    }
 }
 
 /// Exit code when the rollout was rolled back (now or, for a release
@@ -91,6 +156,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let runtime = super::load::runtime()?;
     runtime.block_on(async move {
         let stop = StopSignal::install()?;
+        let dashboard = args.dashboard.start().await?;
         let (updates, _watcher) = if args.watch {
             let (sender, updates) = mpsc::unbounded_channel();
             (updates, Some(watch_file(&args.file, sender)?))
@@ -108,8 +174,10 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             run.proxy_address(),
             run.metrics_address()
         );
-        let outcome = rollouts(&mut run, &args, &stop, updates).await;
+        show(dashboard.as_ref(), &run);
+        let outcome = rollouts(&mut run, &args, &stop, updates, dashboard.as_ref()).await;
         run.shutdown().await;
+        args.dashboard.linger(dashboard.as_ref(), &stop).await;
         outcome
     })
 }
@@ -120,13 +188,14 @@ async fn rollouts(
     args: &RunArgs,
     stop: &StopSignal,
     mut updates: mpsc::UnboundedReceiver<Manifest>,
+    dashboard: Option<&Dashboard>,
 ) -> Result<(), CliError> {
     loop {
         let title = format!("rolling out {}", run.canary().key());
         let mut display = RolloutDisplay::new(&title);
         let end = run
             .run(
-                &mut display,
+                &mut observer(dashboard, &mut display),
                 async {
                     stop.wait().await;
                 },
@@ -184,6 +253,18 @@ async fn rollouts(
                 }
             }
         }
+    }
+}
+
+/// What sees a run's progress: the terminal display, and the dashboard
+/// when there is one.
+pub(super) fn observer<'a>(
+    dashboard: Option<&'a Dashboard>,
+    display: &'a mut RolloutDisplay,
+) -> BoardFeed<'a> {
+    BoardFeed {
+        board: dashboard.map(|d| d.board().as_ref()),
+        display,
     }
 }
 

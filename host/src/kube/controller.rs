@@ -39,6 +39,7 @@ use crate::canary::{
     AnalysisPolicyResource, Canary, CanaryResource, CanaryResourceStatus,
     ClusterAnalysisPolicyResource, PolicyKind,
 };
+use crate::dashboard::{Board, Dashboard};
 use crate::hooks::{HttpHooks, send_events};
 use crate::judge::{CheckedPolicy, RuntimeJudge};
 use crate::metrics::PrometheusSource;
@@ -70,6 +71,8 @@ pub struct ControllerOptions {
     pub leader_election: Option<LeaderElection>,
     /// This replica's name (the pod's), in events and the lease.
     pub identity: String,
+    /// Where the dashboard is served; none when it is off.
+    pub dashboard: Option<SocketAddr>,
 }
 
 /// Where the leader's Lease lives and how long it lasts.
@@ -103,6 +106,14 @@ pub enum ControllerError {
     /// Leader election failed.
     #[error("leader election: {0}; check the Lease RBAC in --leader-election-namespace")]
     Lease(String),
+    /// The dashboard's port could not be bound.
+    #[error("cannot serve the dashboard on {address} (--dashboard): {source}; pick a free address")]
+    Dashboard {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Another replica took the lease: this one stops so it never acts
     /// beside the new leader.
     #[error("lost the leader lease to another replica; restart to stand by again")]
@@ -137,6 +148,8 @@ struct Context {
     recorder: Recorder,
     telemetry: Arc<Telemetry>,
     shared_policies: SharedPolicies,
+    /// The dashboard's board, when it is served.
+    board: Option<Arc<Board>>,
 }
 
 /// Run the controller until `stop` completes (SIGTERM): serve health and
@@ -156,6 +169,16 @@ pub async fn run_controller(
                 source,
             })?;
     tracing::info!("serving /metrics, /healthz and /readyz on http://{bound}");
+    let dashboard = match options.dashboard {
+        Some(address) => {
+            let dashboard = Dashboard::start(address, Arc::new(Board::default()))
+                .await
+                .map_err(|source| ControllerError::Dashboard { address, source })?;
+            tracing::info!("serving the dashboard on {}", dashboard.url());
+            Some(dashboard)
+        }
+        None => None,
+    };
     let canaries: Api<CanaryResource> = match &options.namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
@@ -178,7 +201,8 @@ pub async fn run_controller(
         None => None,
     };
 
-    let context = Arc::new(context(client.clone(), &options, telemetry.clone()));
+    let board = dashboard.as_ref().map(|d| d.board().clone());
+    let context = Arc::new(context(client.clone(), &options, telemetry.clone(), board));
     let deployments: Api<Deployment> = match &options.namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
@@ -286,7 +310,12 @@ fn users_of(
         .collect()
 }
 
-fn context(client: Client, options: &ControllerOptions, telemetry: Arc<Telemetry>) -> Context {
+fn context(
+    client: Client,
+    options: &ControllerOptions,
+    telemetry: Arc<Telemetry>,
+    board: Option<Arc<Board>>,
+) -> Context {
     let reconciler = Reconciler {
         platform: KubePlatform::new(client.clone()),
         router: KubeRouter::new(client.clone(), options.default_provider),
@@ -304,7 +333,7 @@ fn context(client: Client, options: &ControllerOptions, telemetry: Arc<Telemetry
             },
             telemetry: telemetry.clone(),
         },
-        journal: DirJournal::new(options.journal_dir.clone()),
+        journal: DirJournal::new(options.journal_dir.clone()).with_board(board.clone()),
         clock: SystemClock,
     };
     let reporter = Reporter {
@@ -317,6 +346,7 @@ fn context(client: Client, options: &ControllerOptions, telemetry: Arc<Telemetry
         client,
         reconciler,
         telemetry,
+        board,
     }
 }
 
@@ -381,6 +411,9 @@ async fn reconcile(
     ))?
     else {
         context.telemetry.forget(&namespace, &name);
+        if let Some(board) = &context.board {
+            board.remove(&format!("{namespace}/{name}"));
+        }
         return Ok(Action::await_change());
     };
     if resource.metadata.deletion_timestamp.is_some() {
@@ -405,9 +438,12 @@ async fn reconcile(
             .and_then(|status| status.conditions.iter().find(|c| c.type_ == "Ready"))
             .is_some_and(|ready| ready.status == "False" && &ready.message == message);
         write_status(&api, &resource, &canary, runnable.clone(), status).await?;
-        if !unchanged {
-            publish(&context, &resource, &canary, &[warning(message.clone())]).await;
-        }
+        let events = if unchanged {
+            Vec::new()
+        } else {
+            vec![warning(message.clone())]
+        };
+        publish(&context, &resource, &canary, &events).await;
         return Ok(Action::requeue(Duration::from_secs(60)));
     }
     let outcome = context.reconciler.reconcile(&canary).await?;
@@ -543,8 +579,21 @@ fn warning(message: String) -> Event {
     }
 }
 
-/// Kubernetes Events (reason `Synced`, as Flagger's) and event webhooks.
+/// Kubernetes Events (reason `Synced`, as Flagger's), event webhooks and
+/// the dashboard.
 async fn publish(context: &Context, resource: &CanaryResource, canary: &Canary, events: &[Event]) {
+    if let Some(board) = &context.board {
+        board.update(
+            canary,
+            events,
+            &[],
+            Some(context.reconciler.journal.path_of(&canary.key())),
+            context.reconciler.clock.now_ms(),
+        );
+        if let Some(policy) = context.reconciler.judge.inner.loaded_policy(canary) {
+            board.show_policy(&canary.key(), policy_label(canary), &policy);
+        }
+    }
     let reference = resource.object_ref(&());
     for event in events {
         tracing::info!(canary = %canary.key(), "{}", event.message);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::dashboard::Board;
 use crate::journal::FileJournal;
 use crate::ports::{Journal, JournalEntry, PortError};
 
@@ -13,6 +14,8 @@ use crate::ports::{Journal, JournalEntry, PortError};
 pub struct DirJournal {
     dir: PathBuf,
     open: Mutex<HashMap<String, Arc<FileJournal>>>,
+    /// The dashboard's board, shown each step as it is written.
+    board: Option<Arc<Board>>,
 }
 
 impl DirJournal {
@@ -21,7 +24,14 @@ impl DirJournal {
         DirJournal {
             dir,
             open: Mutex::new(HashMap::new()),
+            board: None,
         }
+    }
+
+    /// The same journal, showing each step on `board` once written.
+    pub fn with_board(mut self, board: Option<Arc<Board>>) -> Self {
+        self.board = board;
+        self
     }
 
     /// The journal file of the Canary `namespace/name`.
@@ -52,6 +62,10 @@ impl DirJournal {
 impl Journal for DirJournal {
     async fn append(&self, entry: &JournalEntry) -> Result<(), PortError> {
         let journal = self.journal(&entry.canary)?;
-        journal.append(entry).await
+        journal.append(entry).await?;
+        if let Some(board) = &self.board {
+            board.record_step(entry);
+        }
+        Ok(())
     }
 }

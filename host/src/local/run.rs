@@ -24,7 +24,7 @@ use crate::hooks::{HttpHooks, send_events};
 use crate::journal::FileJournal;
 use crate::judge::RuntimeJudge;
 use crate::metrics::PrometheusSource;
-use crate::policy::PolicyRuntime;
+use crate::policy::{PolicyPre, PolicyRuntime};
 use crate::ports::{
     Clock, Journal, JournalEntry, Platform, PortError, Readiness, Router, SystemClock,
 };
@@ -92,6 +92,10 @@ pub struct Progress<'a> {
     pub steps: &'a [JournalEntry],
     /// A port failure that will be retried, if any.
     pub error: Option<&'a PortError>,
+    /// The journal file, where every step of every run is.
+    pub journal: Option<&'a Path>,
+    /// The policy judging the canary, once it has loaded.
+    pub policy: Option<&'a PolicyPre>,
 }
 
 /// Receives [`Progress`] as the run goes.
@@ -153,6 +157,7 @@ pub struct LocalRun {
     proxy_address: SocketAddr,
     metrics_address: SocketAddr,
     state_path: PathBuf,
+    journal_path: PathBuf,
     steps: mpsc::UnboundedReceiver<JournalEntry>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Held while the run lives: one run per state directory.
@@ -255,6 +260,7 @@ impl LocalRun {
             proxy_address,
             metrics_address,
             state_path,
+            journal_path,
             steps,
             tasks: vec![proxy_task, metrics_task, sampler, supervisor],
             _lock: lock,
@@ -274,6 +280,11 @@ impl LocalRun {
     /// Where Prometheus scrapes the proxy's `/metrics`.
     pub fn metrics_address(&self) -> SocketAddr {
         self.metrics_address
+    }
+
+    /// The journal file of this run's state directory.
+    pub fn journal_path(&self) -> &Path {
+        &self.journal_path
     }
 
     /// The Canary as it stands.
@@ -462,11 +473,14 @@ impl LocalRun {
         while let Ok(step) = self.steps.try_recv() {
             steps.push(step);
         }
+        let policy = self.reconciler.judge.loaded_policy(&self.canary);
         observer.update(&Progress {
             canary: &self.canary,
             events,
             steps: &steps,
             error,
+            journal: Some(&self.journal_path),
+            policy: policy.as_deref(),
         });
     }
 

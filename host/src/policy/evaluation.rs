@@ -1,7 +1,7 @@
 //! Running a loaded policy: a fresh store and instance per call, bounded by
 //! the runtime's limits, with every failure turned into a typed [`EvalError`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use warbler_guest_sdk::{Decision, Input, PolicyInfo, Verdict};
 use wasmtime::component::InstancePre;
@@ -24,6 +24,8 @@ pub struct PolicyPre {
     digest: String,
     size: usize,
     world: World,
+    /// What `describe()` answered the first time, at load.
+    described: OnceLock<PolicyInfo>,
 }
 
 impl PolicyPre {
@@ -42,6 +44,7 @@ impl PolicyPre {
             digest,
             size,
             world,
+            described: OnceLock::new(),
         }
     }
 
@@ -68,10 +71,20 @@ impl PolicyPre {
 
     /// Ask the policy to describe itself.
     pub fn describe(&self) -> Result<PolicyInfo, EvalError> {
-        self.run([0; 32], 0, |store, policy| {
-            policy.warbler_policy_analysis().call_describe(store)
-        })
-        .map(Into::into)
+        let info: PolicyInfo = self
+            .run([0; 32], 0, |store, policy| {
+                policy.warbler_policy_analysis().call_describe(store)
+            })?
+            .into();
+        let _ = self.described.set(info.clone());
+        Ok(info)
+    }
+
+    /// What the policy said of itself when it was loaded (loading asks it),
+    /// without running it again: a WASI guest must not run on an async
+    /// worker.
+    pub fn described(&self) -> Option<&PolicyInfo> {
+        self.described.get()
     }
 
     /// Ask the policy whether `config` (JSON text, `null` for none) is valid.
