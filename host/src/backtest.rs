@@ -100,12 +100,15 @@ pub fn simulate(scenario: &Scenario, candidate: &Candidate<'_>) -> Ending {
         if let Some(config) = &candidate.config {
             input.config = config.clone();
         }
-        let decision = match (candidate.evaluate)(&input) {
-            Ok(verdict) => verdict.decision,
-            Err(failure) => Decision::Hold {
-                reason: failure,
-                failed: true,
-            },
+        let (decision, score) = match (candidate.evaluate)(&input) {
+            Ok(verdict) => (verdict.decision, verdict.score),
+            Err(failure) => (
+                Decision::Hold {
+                    reason: failure,
+                    failed: true,
+                },
+                None,
+            ),
         };
         state.history.push(PastStep {
             revision: input.canary.revision.clone(),
@@ -113,7 +116,7 @@ pub fn simulate(scenario: &Scenario, candidate: &Candidate<'_>) -> Ending {
             canary_weight: state.weight,
             at_ms: input.now_ms,
             decision: decision.clone(),
-            score: None,
+            score,
         });
         match decision {
             Decision::Promote => return Ending::Promoted(taken),
@@ -246,6 +249,23 @@ mod tests {
         };
         // 0 → 20 → 40 → 60, then promote: four steps.
         assert_eq!(simulate(&healthy(), &passing), Ending::Promoted(4));
+    }
+
+    #[test]
+    fn each_step_sees_the_earlier_verdicts_scores_in_its_history() {
+        let scored = Candidate {
+            label: "scored".to_owned(),
+            config: None,
+            evaluate: Box::new(|input: &Input| {
+                if input.history.len() == 2 {
+                    let scores: Vec<_> = input.history.iter().map(|step| step.score).collect();
+                    assert_eq!(scores, [Some(0.0), Some(1.0)]);
+                    return Ok(Verdict::rollback("seen"));
+                }
+                Ok(Verdict::wait("scoring").with_score(input.history.len() as f64))
+            }),
+        };
+        assert_eq!(simulate(&healthy(), &scored), Ending::RolledBack(3));
     }
 
     #[test]

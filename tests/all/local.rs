@@ -468,3 +468,71 @@ spec:
     let failures = &steps.last().unwrap().input.metrics[0];
     assert_eq!((failures.canary, failures.primary), (Some(0.0), Some(0.0)));
 }
+
+/// The Canary's analysis judged by `builtin:slo-burn` (99.9%) on error and
+/// request counts that Prometheus, scraping the proxy, gives per second.
+/// Each sample counts 5 s of requests: overlapping samples count every
+/// request five times, errors as well, which leaves the ratio as it is.
+fn slo_burn_analysis() -> &'static str {
+    r#"  analysis:
+    interval: 3s
+    threshold: 2
+    stepWeight: 25
+    maxWeight: 50
+    metrics:
+    - name: error-count
+      interval: 60s
+      query: 'sum(increase(response_total{namespace="{{ namespace }}", deployment="{{ target }}", classification="failure"}[5s])) or vector(0)'
+    - name: request-count
+      interval: 60s
+      query: 'sum(increase(response_total{namespace="{{ namespace }}", deployment="{{ target }}"}[5s]))'
+    policy:
+      ref: builtin:slo-burn
+      config: { objective: 99.9 }
+"#
+}
+
+/// `slo_burn_analysis` rolled out with a canary failing `error_rate` of its
+/// requests, under load, with Prometheus scraping the proxy.
+async fn slo_burn_run(error_rate: f64) -> (RunEnd, Vec<JournalEntry>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (listen, metrics) = (free_port(), free_port());
+    let prometheus = start_prometheus(dir.path(), metrics);
+    let local = local_apps(listen, metrics, error_rate).await;
+    let manifest = manifest(&local, slo_burn_analysis(), "");
+    let load = send_load(&format!("http://127.0.0.1:{listen}/"), 100.0);
+    let run = LocalRun::start(manifest, options(dir.path(), Some(&prometheus.address)))
+        .await
+        .unwrap();
+    prometheus.wait_until_scraped().await;
+    let end = finish(run, &mut ignore()).await;
+    load.abort();
+    (end, journal(dir.path()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slo_burn_promotes_a_canary_within_its_error_budget_on_prometheus_counts() {
+    let (end, steps) = slo_burn_run(0.0).await;
+    assert_eq!(end, RunEnd::Promoted, "steps: {steps:#?}");
+    let judged = steps
+        .iter()
+        .filter_map(|step| step.outcome.as_ref().ok())
+        .flat_map(|verdict| &verdict.judgements)
+        .find(|j| j.metric == "burn 300s/60s")
+        .expect("a step judged the fast window pair");
+    assert!(judged.detail.contains("(burn 0.0x)"), "{judged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slo_burn_rolls_back_a_canary_burning_its_error_budget_fifty_times_over() {
+    let (end, steps) = slo_burn_run(0.05).await;
+    let RunEnd::RolledBack(why) = &end else {
+        panic!("{end:?}: {steps:#?}");
+    };
+    assert!(why.contains("burn"), "{why}");
+    let last = steps.last().unwrap().outcome.as_ref().unwrap();
+    assert!(
+        matches!(last.decision, Decision::Rollback { .. }),
+        "the fast pair rolls back at once, not after failed checks: {steps:#?}"
+    );
+}

@@ -23,8 +23,13 @@ pub struct Config {
     pub max_wait_steps: u32,
     /// Score (0–100) from which a step passes.
     pub pass: f64,
-    /// Score from which a step holds; below it the canary is rolled back.
+    /// Score from which a step holds; below it the step is bad, and
+    /// `rollback_after` bad steps in a row roll the canary back.
     pub marginal: f64,
+    /// Steps in a row scoring below `marginal` that roll the canary back:
+    /// with 2, a bad step holds the weight and the next one, on fresh
+    /// samples, must confirm it. 1 rolls back at once.
+    pub rollback_after: u32,
     /// The spread check, for every metric unless a metric says otherwise.
     pub dispersion: Dispersion,
     /// Per-metric settings, by metric name.
@@ -42,6 +47,7 @@ impl Default for Config {
             max_wait_steps: 3,
             pass: 95.0,
             marginal: 75.0,
+            rollback_after: 2,
             dispersion: Dispersion::default(),
             metrics: BTreeMap::new(),
             rates: Vec::new(),
@@ -66,9 +72,12 @@ pub struct Dispersion {
 
 impl Default for Dispersion {
     fn default() -> Self {
+        // Loose for one step on purpose: a rollback takes `rollbackAfter`
+        // bad steps in a row, each on fresh samples. Chosen on the backtest
+        // datasets (README, "Backtesting policies").
         Dispersion {
             enabled: true,
-            alpha: 0.01,
+            alpha: 0.15,
             max_ratio: 1.5,
         }
     }
@@ -164,8 +173,9 @@ fn one() -> f64 {
     1.0
 }
 
+/// Loose for one step, as the spread's: see [`Dispersion::default`].
 fn rate_alpha() -> f64 {
-    0.01
+    0.1
 }
 
 fn rate_ratio() -> f64 {
@@ -173,7 +183,7 @@ fn rate_ratio() -> f64 {
 }
 
 fn rate_trials() -> u64 {
-    100
+    10
 }
 
 /// The settings that apply to one metric, defaults filled in.
@@ -241,10 +251,16 @@ impl Config {
             .any(|rate| rate.events == name || rate.trials == name)
     }
 
-    /// True when `name` is not compared: it counts for a rate, or its
-    /// settings say to ignore it.
-    pub fn leaves_out(&self, name: &str) -> bool {
-        self.counts_for_a_rate(name) || self.metrics.get(name).is_some_and(|m| m.ignore)
+    /// True when `metric` is not compared: it counts for a rate, its
+    /// settings say to ignore it, or nothing says which way it gets worse
+    /// (no `thresholdRange`, no settings): a raw count such as requests
+    /// differs between canary and primary with their shares of traffic.
+    pub fn leaves_out(&self, metric: &Metric) -> bool {
+        let own = self.metrics.get(&metric.name);
+        let range = &metric.threshold_range;
+        self.counts_for_a_rate(&metric.name)
+            || own.is_some_and(|m| m.ignore)
+            || (own.is_none() && range.min.is_none() && range.max.is_none())
     }
 
     fn check(&self) -> Result<(), PolicyError> {
@@ -258,6 +274,12 @@ impl Config {
         }
         within("config.pass", self.pass, 0.0, 100.0)?;
         within("config.marginal", self.marginal, 0.0, self.pass)?;
+        if self.rollback_after == 0 {
+            return invalid(
+                "config.rollbackAfter: 0 steps cannot roll back; use 1 to roll back at the first bad step (2 by default)"
+                    .to_owned(),
+            );
+        }
         probability("config.dispersion.alpha", self.dispersion.alpha)?;
         at_least("config.dispersion.maxRatio", self.dispersion.max_ratio, 1.0)?;
         for (name, metric) in &self.metrics {
@@ -347,12 +369,14 @@ pub const SCHEMA: &str = r#"{
     "pass": { "type": "number", "minimum": 0, "maximum": 100, "default": 95,
               "description": "Score from which a step passes." },
     "marginal": { "type": "number", "minimum": 0, "maximum": 100, "default": 75,
-                  "description": "Score from which a step holds; below it the canary is rolled back." },
+                  "description": "Score from which a step holds; below it the step is bad (see rollbackAfter)." },
+    "rollbackAfter": { "type": "integer", "minimum": 1, "default": 2,
+                       "description": "Steps in a row scoring below marginal that roll the canary back; the steps before hold the weight to confirm on fresh samples. 1 rolls back at once." },
     "dispersion": {
       "type": "object", "additionalProperties": false,
       "properties": {
         "enabled": { "type": "boolean", "default": true },
-        "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.01 },
+        "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.15 },
         "maxRatio": { "type": "number", "minimum": 1, "default": 1.5,
                       "description": "Canary interquartile range over the primary's above which a significant difference fails, at equal traffic; scaled by sqrt(primary share / canary share) below." }
       }
@@ -384,9 +408,9 @@ pub const SCHEMA: &str = r#"{
           "trials": { "type": "string", "description": "Metric counting trials (requests) over the interval." },
           "critical": { "type": "boolean", "default": false },
           "weight": { "type": "number", "exclusiveMinimum": 0, "default": 1 },
-          "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.01 },
+          "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.1 },
           "minRatio": { "type": "number", "minimum": 1, "default": 1.5 },
-          "minTrials": { "type": "integer", "minimum": 0, "default": 100 }
+          "minTrials": { "type": "integer", "minimum": 0, "default": 10 }
         }
       }
     }
@@ -410,6 +434,19 @@ mod tests {
             interval_seconds: 60,
             note: String::new(),
         }
+    }
+
+    #[test]
+    fn a_metric_without_a_threshold_range_or_settings_is_left_out() {
+        let config = Config::default();
+        assert!(config.leaves_out(&metric(None, None)));
+        assert!(!config.leaves_out(&metric(None, Some(500.0))));
+    }
+
+    #[test]
+    fn settings_that_give_a_direction_bring_a_metric_without_a_range_in() {
+        let config = Config::parse(r#"{"metrics": {"m": {"direction": "increase"}}}"#).unwrap();
+        assert!(!config.leaves_out(&metric(None, None)));
     }
 
     #[test]

@@ -20,10 +20,12 @@
 //!
 //! The step's score is the weighted share of judged metrics that pass
 //! (0–100). At `pass` or above the step passes (Flagger's weight rules); at
-//! `marginal` or above it holds; below, or when a `critical` metric fails,
-//! the canary is rolled back. While samples are too few, or the score is
-//! marginal, the policy holds without penalty for `maxWaitSteps` steps in a
-//! row, then counts a failed check. As in Flagger, nothing is judged before
+//! `marginal` or above it holds; below, the weight is held and the next
+//! step, on fresh samples, must confirm it (`rollbackAfter` steps in a row
+//! roll back: one unlucky interval is not a regression); a failed
+//! `critical` metric rolls back at once. While samples are too few, or the
+//! score is marginal, the policy holds without penalty for `maxWaitSteps`
+//! steps in a row, then counts a failed check. As in Flagger, nothing is judged before
 //! the canary has traffic, a failed webhook is a failed check, and failed
 //! checks roll back at `analysis.threshold`.
 
@@ -98,23 +100,33 @@ impl Policy for Compare {
             );
             wait_or_fail(input, &config, reason)
         } else {
-            Verdict::rollback(format!(
+            let reason = format!(
                 "score {score:.0} below marginal {}: {}",
                 config.marginal,
                 names(&judged, Outcome::Fail)
-            ))
+            );
+            let bad_before = bad_steps_before(input, &config);
+            if bad_before + 1 >= config.rollback_after {
+                Verdict::rollback(reason)
+            } else {
+                Verdict::wait(format!(
+                    "{reason}; holding to confirm on fresh samples ({} of {} bad steps in a row roll back)",
+                    bad_before + 1,
+                    config.rollback_after
+                ))
+            }
         };
         Ok(verdict.with_judgements(judgements).with_score(score))
     }
 }
 
-/// Every metric compared (those that count for a rate, or are ignored,
-/// left out), then every rate.
+/// Every metric compared (those [`Config::leaves_out`] left out), then
+/// every rate.
 fn judge(input: &Input, config: &Config) -> Vec<Judged> {
     let metrics = input
         .metrics
         .iter()
-        .filter(|metric| !config.leaves_out(&metric.name))
+        .filter(|metric| !config.leaves_out(metric))
         .map(|metric| {
             let knobs = config.knobs(metric, input.state.canary_weight);
             let comparison = metric::compare(metric, &knobs);
@@ -164,6 +176,21 @@ fn names(judged: &[Judged], outcome: Outcome) -> String {
         .map(|j| j.judgement.metric.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The steps of this run right before this one that scored below
+/// `marginal` (each held, to be confirmed).
+fn bad_steps_before(input: &Input, config: &Config) -> u32 {
+    input
+        .history
+        .iter()
+        .rev()
+        .take_while(|step| {
+            step.revision == input.canary.revision
+                && matches!(step.decision, Decision::Hold { .. })
+                && step.score.is_some_and(|score| score < config.marginal)
+        })
+        .count() as u32
 }
 
 /// Hold without penalty, unless the policy has already held so for

@@ -93,14 +93,24 @@ pub fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
             .collect();
         let spread = brown_forsythe(&shrunk, &primary);
         let ratio = iqr_ratio(&canary, &primary);
-        if let (Some(spread), Some(ratio)) = (spread, ratio) {
-            detail.push_str(&format!(
-                ", spread ×{ratio:.2} (allowed ×{max_ratio:.2}, p {:.3})",
-                spread.p_value
-            ));
-            if class == Class::Same && spread.p_value < alpha && ratio > max_ratio {
-                class = Class::Wider;
+        match (spread, ratio) {
+            // Half the primary's values or more are one value (a success
+            // rate at 100% most seconds): its spread measures how rare the
+            // events are, not how the release behaves; rates judge those.
+            (Some(_), Some(ratio)) if !ratio.is_finite() => {
+                detail
+                    .push_str(", spread not compared (the primary's values are mostly one value)");
             }
+            (Some(spread), Some(ratio)) => {
+                detail.push_str(&format!(
+                    ", spread ×{ratio:.2} (allowed ×{max_ratio:.2}, p {:.3})",
+                    spread.p_value
+                ));
+                if class == Class::Same && spread.p_value < alpha && ratio > max_ratio {
+                    class = Class::Wider;
+                }
+            }
+            _ => {}
         }
     }
     let worse = matches!(
@@ -252,6 +262,18 @@ mod tests {
             &knobs,
         );
         assert_eq!(c.outcome, Outcome::Pass, "{}", c.detail);
+    }
+
+    #[test]
+    fn the_spread_of_a_metric_the_primary_mostly_holds_at_one_value_is_not_compared() {
+        let mut primary = vec![100.0; 30];
+        primary[3] = 99.0;
+        let canary: Vec<f64> = (0..30)
+            .map(|i| if i % 3 == 0 { 99.0 } else { 100.0 })
+            .collect();
+        let c = compare(&latency(&canary, &primary), &knobs());
+        assert_eq!(c.outcome, Outcome::Pass, "{}", c.detail);
+        assert!(c.detail.contains("spread not compared"), "{}", c.detail);
     }
 
     #[test]
