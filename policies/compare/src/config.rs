@@ -56,7 +56,8 @@ impl Default for Config {
 }
 
 /// The spread check: a canary whose values scatter much more than the
-/// primary's fails even when its median has not moved.
+/// primary's, or whose worst tenth is heavier, fails even when its median
+/// has not moved.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Dispersion {
@@ -374,6 +375,7 @@ pub const SCHEMA: &str = r#"{
                        "description": "Steps in a row scoring below marginal that roll the canary back; the steps before hold the weight to confirm on fresh samples. 1 rolls back at once." },
     "dispersion": {
       "type": "object", "additionalProperties": false,
+      "description": "The spread check (Brown-Forsythe and interquartile ranges) and the tail check (share of samples in the worst tenth).",
       "properties": {
         "enabled": { "type": "boolean", "default": true },
         "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.15 },

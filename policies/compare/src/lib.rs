@@ -14,7 +14,9 @@
 //!   scatter significantly more (Brown–Forsythe) by more than
 //!   `dispersion.maxRatio` of the primary's interquartile range fails even
 //!   when its median has not moved. The ratio allowed grows as the canary's
-//!   share of traffic shrinks, since fewer requests scatter more.
+//!   share of traffic shrinks, since fewer requests scatter more. With it a
+//!   **tail** check: twice the primary's share of samples in the worst
+//!   tenth of both sides fails, the median and spread unmoved.
 //! - **Rare events**, where Kayenta sees only ties: `rates` compare counts
 //!   (errors in requests) with the exact test of two Poisson rates.
 //!
@@ -55,7 +57,7 @@ impl Policy for Compare {
             "compare",
             env!("CARGO_PKG_VERSION"),
             "Compares the canary with the primary metric by metric (Mann-Whitney shift with an \
-             effect-size floor, spread, exact rare-event rates) into a weighted score: pass \
+             effect-size floor, spread and tail, exact rare-event rates) into a weighted score: pass \
              advances, marginal holds, below it or a failed critical metric rolls back.",
         )
         .needing_baseline()

@@ -1,7 +1,10 @@
 //! One metric of the canary against the same metric of the primary.
 
 use warbler_guest_sdk::{Metric, Outcome, Series};
-use warbler_stats::{Alternative, brown_forsythe, iqr_ratio, mann_whitney, median};
+use warbler_stats::{
+    Alternative, Counts, RateTest, brown_forsythe, iqr_ratio, mann_whitney, median,
+    poisson_rate_test, quantile,
+};
 
 use crate::config::{Direction, MetricKnobs};
 
@@ -16,6 +19,9 @@ pub enum Class {
     Low,
     /// The medians agree but the canary's values scatter significantly more.
     Wider,
+    /// The medians and spreads agree but more of the canary's values fall
+    /// in the worst tenth of both sides: a tail.
+    HeavierTail,
     /// Too few samples on a side.
     NoData,
 }
@@ -45,6 +51,33 @@ fn relative_shift(shift: f64, baseline_median: f64) -> f64 {
     } else {
         shift / baseline_median.abs()
     }
+}
+
+/// How many of each side's samples fall in the worst tenth of both sides'
+/// together (the highest for a metric where higher is worse), tested for
+/// the canary having more: a tail that grows while the median and the
+/// interquartile range stay. The canary's samples come in shrunk by the
+/// spread allowed, as for the spread test (fewer requests per sample
+/// scatter more, into both tails), and moved onto the primary's median: a
+/// shift is the location test's to judge, with its effect-size floor.
+fn tail_test(canary: &[f64], primary: &[f64], direction: Direction) -> Option<RateTest> {
+    let both: Vec<f64> = canary.iter().chain(primary).copied().collect();
+    let (cut, worst): (f64, fn(f64, f64) -> bool) = match direction {
+        Direction::Decrease => (quantile(&both, 0.1)?, |v, cut| v < cut),
+        Direction::Increase | Direction::Either => (quantile(&both, 0.9)?, |v, cut| v > cut),
+    };
+    // Values piled on the cut (a success rate at 100%) have no tail.
+    if both.iter().filter(|v| **v == cut).count() * 20 > both.len() {
+        return None;
+    }
+    let worst = |v: f64| worst(v, cut);
+    let counts = |values: &[f64]| Counts {
+        events: values.iter().filter(|v| worst(**v)).count() as u64,
+        trials: values.len() as u64,
+    };
+    // Exact for the few samples a step has (about three of thirty expected
+    // in the tenth), where a normal approximation is not.
+    poisson_rate_test(counts(canary), counts(primary), Alternative::Greater)
 }
 
 /// Compare `metric`'s canary and primary samples.
@@ -112,15 +145,36 @@ pub fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
             }
             _ => {}
         }
+        if class == Class::Same
+            && let Some(tail) = tail_test(
+                &shrunk
+                    .iter()
+                    .map(|v| v - centre + baseline_median)
+                    .collect::<Vec<_>>(),
+                &primary,
+                knobs.direction,
+            )
+        {
+            detail.push_str(&format!(
+                ", {:.0}% of the canary's samples in the worst tenth against {:.0}% of the primary's (p {:.3})",
+                tail.canary_rate * 100.0,
+                tail.baseline_rate * 100.0,
+                tail.p_value
+            ));
+            if tail.p_value < alpha && tail.canary_rate > 2.0 * tail.baseline_rate {
+                class = Class::HeavierTail;
+            }
+        }
     }
     let worse = matches!(
         (class, knobs.direction),
-        (Class::Wider, _)
+        (Class::Wider | Class::HeavierTail, _)
             | (Class::High, Direction::Increase | Direction::Either)
             | (Class::Low, Direction::Decrease | Direction::Either)
     );
     let verdict = match class {
         Class::Wider => "canary scatters more",
+        Class::HeavierTail => "canary has a heavier tail",
         Class::High if worse => "canary higher",
         Class::Low if worse => "canary lower",
         Class::High | Class::Low => "canary better",
@@ -165,6 +219,10 @@ mod tests {
     }
 
     fn knobs() -> MetricKnobs {
+        knobs_with_spread_alpha(0.01)
+    }
+
+    fn knobs_with_spread_alpha(alpha: f64) -> MetricKnobs {
         MetricKnobs {
             direction: Direction::Increase,
             critical: false,
@@ -172,7 +230,7 @@ mod tests {
             alpha: 0.05,
             effect_size: 0.1,
             min_samples: 10,
-            dispersion: Some((0.01, 1.5)),
+            dispersion: Some((alpha, 1.5)),
         }
     }
 
@@ -262,6 +320,23 @@ mod tests {
             &knobs,
         );
         assert_eq!(c.outcome, Outcome::Pass, "{}", c.detail);
+    }
+
+    #[test]
+    fn a_canary_whose_slowest_samples_double_has_a_heavier_tail() {
+        let primary = around(100.0, 10.0, 60);
+        let mut canary = around(100.0, 10.0, 60);
+        for value in canary.iter_mut().step_by(6) {
+            *value *= 2.0;
+        }
+        let c = compare(&latency(&canary, &primary), &knobs_with_spread_alpha(0.15));
+        assert_eq!(
+            (c.class, c.outcome),
+            (Class::HeavierTail, Outcome::Fail),
+            "{}",
+            c.detail
+        );
+        assert!(c.detail.contains("in the worst tenth"), "{}", c.detail);
     }
 
     #[test]

@@ -24,16 +24,7 @@ async fn get(url: &str) -> (u16, String) {
 async fn the_controllers_dashboard_shows_its_canaries_their_steps_and_shadow_verdicts() {
     let mut fixture = Fixture::new("dashboard").await;
     fixture.use_chart_rbac();
-    let seed = fixture.seed_canary();
-    let with_shadow = seed.replacen(
-        "    interval: 10s\n",
-        "    interval: 10s\n    shadowPolicies:\n    - { ref: builtin:compare, name: strict-compare, config: { minSamples: 1000 } }\n",
-        1,
-    );
-    assert_ne!(
-        with_shadow, seed,
-        "the seed's analysis has no `interval: 10s` line"
-    );
+    let with_shadow = fixture.seed_with_strict_shadow();
     fixture.apply(&with_shadow);
     let dashboard = format!("127.0.0.1:{}", free_port());
     fixture.start_controller(&["--mesh-provider", "linkerd", "--dashboard", &dashboard]);

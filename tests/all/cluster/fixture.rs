@@ -199,6 +199,22 @@ impl Fixture {
             .replace("ghcr.io/stefanprodan/podinfo:6.0.0", image)
     }
 
+    /// The seed Canary with a shadow policy, `strict-compare`, that holds
+    /// for too few samples at every step.
+    pub fn seed_with_strict_shadow(&self) -> String {
+        let seed = self.seed_canary();
+        let with_shadow = seed.replacen(
+            "    interval: 10s\n",
+            "    interval: 10s\n    shadowPolicies:\n    - { ref: builtin:compare, name: strict-compare, config: { minSamples: 1000 } }\n",
+            1,
+        );
+        assert_ne!(
+            with_shadow, seed,
+            "the seed's analysis has no `interval: 10s` line"
+        );
+        with_shadow
+    }
+
     /// The seed's Canary as a user takes it from Flagger: only the
     /// apiVersion changed, plus what a test cluster needs: its namespace,
     /// a 10 s interval, and the webhooks and load aimed at loopback.

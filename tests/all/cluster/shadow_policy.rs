@@ -10,16 +10,7 @@ use super::{INIT, RUN};
 async fn a_shadow_policy_is_in_the_status_and_the_journal_and_the_active_policy_decides() {
     let mut fixture = Fixture::new("shadow-policy").await;
     fixture.use_chart_rbac();
-    let seed = fixture.seed_canary();
-    let with_shadow = seed.replacen(
-        "    interval: 10s\n",
-        "    interval: 10s\n    shadowPolicies:\n    - { ref: builtin:compare, name: strict-compare, config: { minSamples: 1000 } }\n",
-        1,
-    );
-    assert_ne!(
-        with_shadow, seed,
-        "the seed's analysis has no `interval: 10s` line"
-    );
+    let with_shadow = fixture.seed_with_strict_shadow();
     fixture.apply(&with_shadow);
     fixture.start_controller(&["--mesh-provider", "linkerd"]);
     fixture.wait_for_phase("Initialized", INIT).await;
