@@ -76,9 +76,7 @@ impl DashboardArgs {
         println!("dashboard: {}", dashboard.url());
         Ok(Some(dashboard))
     }
-}
 
-impl DashboardArgs {
     /// With `--keep-dashboard`, serve the dashboard until `stop`.
     pub(super) async fn linger(&self, dashboard: Option<&Dashboard>, stop: &StopSignal) {
         if let (true, Some(dashboard)) = (self.keep_dashboard, dashboard) {

@@ -14,7 +14,6 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use percent_encoding::percent_decode_str;
 use tokio::sync::broadcast::error::RecvError;
-
 use warbler_guest_sdk::Phase;
 
 use super::board::{Board, Tracked};
