@@ -46,8 +46,25 @@ pub async fn handle<B>(board: Arc<Board>, request: Request<B>) -> Response<Dashb
             "the dashboard is read-only: use GET",
         );
     }
+    if request.uri().path() == "/api/v1/events" {
+        return events(&board);
+    }
     let query = Query::parse(request.uri().query().unwrap_or_default());
     let path = request.uri().path().to_owned();
+    // Reading a journal and drawing charts take milliseconds to seconds:
+    // off the async workers, which the controller's reconciles share.
+    tokio::task::spawn_blocking(move || respond(&board, &path, &query))
+        .await
+        .unwrap_or_else(|err| {
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the dashboard failed to answer: {err}; see the log"),
+            )
+        })
+}
+
+/// The response to a GET of `path` with `query`, from `board`.
+fn respond(board: &Board, path: &str, query: &Query) -> Response<DashboardBody> {
     let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
@@ -55,23 +72,22 @@ pub async fn handle<B>(board: Arc<Board>, request: Request<B>) -> Response<Dashb
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
-        [""] => html(pages::list(&summaries(&board))),
+        [""] => html(pages::list(&summaries(board))),
         ["static", "dashboard.js"] => asset("text/javascript; charset=utf-8", SCRIPT),
         ["static", "dashboard.css"] => asset("text/css; charset=utf-8", STYLE),
         ["static", "favicon.svg"] => asset("image/svg+xml", ICON),
-        ["api", "v1", "canaries"] => json(&serde_json::json!({ "items": summaries(&board) })),
-        ["api", "v1", "events"] => events(&board),
-        ["api", "v1", "canaries", namespace, name] => with_canary(&board, namespace, name, |t| {
+        ["api", "v1", "canaries"] => json(&serde_json::json!({ "items": summaries(board) })),
+        ["api", "v1", "canaries", namespace, name] => with_canary(board, namespace, name, |t| {
             let steps = board.steps(t)?;
             Ok(json(&CanaryDetail::of(t, &steps)))
         }),
         ["api", "v1", "canaries", namespace, name, "steps"] => {
-            with_canary(&board, namespace, name, |t| {
+            with_canary(board, namespace, name, |t| {
                 let steps = run_steps(board.steps(t)?, query.run);
                 Ok(json(&serde_json::json!({ "items": steps })))
             })
         }
-        ["canaries", namespace, name] => with_canary(&board, namespace, name, |t| {
+        ["canaries", namespace, name] => with_canary(board, namespace, name, |t| {
             let steps = board.steps(t)?;
             let detail = CanaryDetail::of(t, &steps);
             let shown = run_steps(steps, query.run);
@@ -85,19 +101,17 @@ pub async fn handle<B>(board: Arc<Board>, request: Request<B>) -> Response<Dashb
                 html(pages::canary(&detail, &run))
             })
         }),
-        ["canaries", namespace, name, "timeline.svg"] => {
-            with_canary(&board, namespace, name, |t| {
-                let steps = run_steps(board.steps(t)?, query.run);
-                charts::timeline(&steps, has_ended(t, &steps))
-                    .map(svg)
-                    .map_err(|err| err.to_string())
-            })
-        }
+        ["canaries", namespace, name, "timeline.svg"] => with_canary(board, namespace, name, |t| {
+            let steps = run_steps(board.steps(t)?, query.run);
+            charts::timeline(&steps, has_ended(t, &steps))
+                .map(svg)
+                .map_err(|err| err.to_string())
+        }),
         ["canaries", namespace, name, "metrics", metric] => {
             let Some(metric) = metric.strip_suffix(".svg") else {
                 return not_found("no such chart: metric charts end in .svg");
             };
-            with_canary(&board, namespace, name, |t| {
+            with_canary(board, namespace, name, |t| {
                 let steps = run_steps(board.steps(t)?, query.run);
                 charts::metric(&steps, metric)
                     .map(svg)
