@@ -67,10 +67,13 @@ fi
 
 # Build into a scratch folder and rename it into place only when every binary
 # is there, so an interrupted build is never mistaken for a complete one.
-# (Go's own build cache keeps the compiled packages, so a retry is quicker.)
 tmp=$(mktemp -d "$cache_root/.building-$key.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/bin"
+# A build cache of its own, deleted with the scratch folder: Kubernetes'
+# compiled packages fill gigabytes that nothing reads once the binaries exist,
+# and a fresh CI machine builds this next to a Rust target of its own.
+export GOCACHE="$tmp/go-build"
 
 modver() { # dir module -> version pinned in that tool module
     (cd "$mods/$1" && go list -m -f '{{.Version}}' "$2")
@@ -118,6 +121,8 @@ build helm helm helm.sh/helm/v3/cmd/helm "$helm_ldflags"
 echo "total $(($(date +%s) - total_start))s" | tee -a "$tmp/build-times.txt" >&2
 
 rm -rf "$final" # a leftover incomplete folder (cannot come from this script)
+du -sh "$GOCACHE" | sed 's/^/go build cache /' | tee -a "$tmp/build-times.txt" >&2
+rm -rf "$GOCACHE"
 chmod 755 "$tmp"
 mv -T "$tmp" "$final"
 trap - EXIT
