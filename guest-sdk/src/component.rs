@@ -24,8 +24,9 @@ pub use exported::Guest;
 
 use crate::log::Level;
 use crate::{
-    Analysis, CanaryRef, Decision, Input, Metric, Outcome, PastStep, Phase, Policy, PolicyError,
-    PolicyInfo, RolloutState, Series, ThresholdRange, Verdict, WebhookKind, WebhookResult,
+    Analysis, CanaryRef, Decision, EarlierStep, Input, Metric, Outcome, PastStep, Phase, Policy,
+    PolicyError, PolicyInfo, RolloutState, Series, ThresholdRange, Verdict, WebhookKind,
+    WebhookResult,
 };
 
 pub(crate) fn log(level: Level, message: &str) {
@@ -54,9 +55,19 @@ pub fn validate_config<P: Policy>(config: String) -> Result<(), wit::PolicyError
 }
 
 pub fn evaluate<P: Policy>(input: wit::Input) -> Result<wit::Verdict, wit::PolicyError> {
-    P::evaluate(&input.into())
-        .map(Into::into)
-        .map_err(Into::into)
+    let mut input: Input = input.into();
+    if P::READS_EARLIER_STEPS {
+        input.earlier_steps = bindings::warbler::policy::run::earlier_steps()
+            .into_iter()
+            .map(|step| EarlierStep {
+                iteration: step.iteration,
+                canary_weight: step.canary_weight,
+                at_ms: step.at_ms,
+                metrics: step.metrics.into_iter().map(metric).collect(),
+            })
+            .collect();
+    }
+    P::evaluate(&input).map(Into::into).map_err(Into::into)
 }
 
 impl From<PolicyError> for wit::PolicyError {
@@ -156,6 +167,7 @@ impl From<wit::Input> for Input {
                 .collect(),
             now_ms: i.now_ms,
             config: i.config,
+            earlier_steps: Vec::new(),
         }
     }
 }

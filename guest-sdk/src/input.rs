@@ -30,6 +30,14 @@ pub struct Input {
     /// In JSON files it is written as a plain embedded JSON value.
     #[serde(with = "config::embedded", default = "config::null")]
     pub config: String,
+    /// The metrics of this run's earlier steps, oldest first: filled only
+    /// for a policy that sets [`Policy::READS_EARLIER_STEPS`]
+    /// (the contract's `run.earlier-steps`), empty otherwise. A step journal
+    /// does not repeat them: each step's own `metrics` are its record.
+    ///
+    /// [`Policy::READS_EARLIER_STEPS`]: crate::Policy::READS_EARLIER_STEPS
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_steps: Vec<EarlierStep>,
 }
 
 impl Input {
@@ -314,6 +322,27 @@ pub struct PastStep {
     /// The score then, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+}
+
+/// The metrics measured at an earlier step of the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EarlierStep {
+    /// The iteration then.
+    pub iteration: u32,
+    /// The canary weight then.
+    pub canary_weight: u32,
+    /// That step's `now_ms`.
+    pub at_ms: i64,
+    /// That step's metrics.
+    pub metrics: Vec<Metric>,
+}
+
+impl EarlierStep {
+    /// The metric called `name` at that step, if it was measured.
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
 }
 
 /// JSON has no NaN: gaps in a series are written as `null`.

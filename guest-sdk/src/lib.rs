@@ -110,8 +110,8 @@ pub mod component;
 pub use component as __component;
 
 pub use input::{
-    Analysis, CanaryRef, Input, Metric, PastStep, Phase, RolloutState, Series, ThresholdRange,
-    WebhookKind, WebhookResult,
+    Analysis, CanaryRef, EarlierStep, Input, Metric, PastStep, Phase, RolloutState, Series,
+    ThresholdRange, WebhookKind, WebhookResult,
 };
 pub use policy::{Policy, PolicyError, PolicyInfo};
 pub use verdict::{Decision, Judgement, Outcome, Verdict};

@@ -9,8 +9,16 @@ use crate::{Input, Verdict};
 ///
 /// The functions take no `self`: every evaluation runs in a fresh instance, so
 /// a policy cannot keep state between steps. What it needs to remember is in
-/// [`Input::history`] and [`Input::state`].
+/// [`Input::history`] and [`Input::state`], and with
+/// [`READS_EARLIER_STEPS`](Policy::READS_EARLIER_STEPS) in
+/// [`Input::earlier_steps`].
 pub trait Policy {
+    /// True to have [`Input::earlier_steps`] filled with the metrics of the
+    /// run's earlier steps, asked from the host at each evaluation (the
+    /// contract's `run.earlier-steps`, since 0.1.1). Left false, a release
+    /// build does not import it and also runs on hosts of contract 0.1.0.
+    const READS_EARLIER_STEPS: bool = false;
+
     /// Name, version, needs and configuration schema.
     fn describe() -> PolicyInfo;
 

@@ -22,7 +22,7 @@ use warbler::policy::{PolicyRuntime, RuntimeConfig};
 use warbler::ports::memory::{MemoryPlatform, MemoryRouter, ScriptedHooks, ScriptedMetrics};
 use warbler::ports::{Clock, Journal, JournalEntry, Judge, PortError};
 use warbler::reconciler::Reconciler;
-use warbler_guest_sdk::{Input, Phase, Verdict};
+use warbler_guest_sdk::{EarlierStep, Input, Phase, Verdict};
 
 const CANARY: &str = r#"
 apiVersion: warbler.dev/v1alpha1
@@ -71,6 +71,10 @@ impl Judge for SharedJudge {
         self.0.policy_digest(canary)
     }
 
+    async fn reads_earlier_steps(&self, canary: &Canary) -> bool {
+        self.0.reads_earlier_steps(canary).await
+    }
+
     async fn judge_shadow(
         &self,
         shadow: &ShadowPolicySpec,
@@ -89,6 +93,20 @@ impl Journal for CountingJournal {
     async fn append(&self, _entry: &JournalEntry) -> Result<(), PortError> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    async fn earlier_steps(
+        &self,
+        _canary: &str,
+        _run_started_ms: i64,
+        _step: u32,
+    ) -> Result<Vec<EarlierStep>, PortError> {
+        Err(PortError {
+            port: "journal",
+            message:
+                "the bench's journal keeps no steps: bench a policy that reads no earlier steps"
+                    .to_owned(),
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! What one policy decision costs: a fresh pooled instance per decision with
 //! the built-in threshold policy (fuel and epoch budgets), the same logic run
-//! natively, and loading a policy from the warm on-disk cache.
+//! natively, compare with and without earlier steps to read, and loading a
+//! policy from the warm on-disk cache.
 //!
 //! Criterion reports mean-based estimates; the issue's targets are median and
 //! p99, so a percentile pass over 10,000 individually timed decisions runs
@@ -10,9 +11,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
+use warbler::earlier_steps::EARLIER_STEPS_LEN;
 use warbler::policy::{CpuBudget, PolicyRuntime, PolicySource, RuntimeConfig};
 use warbler_guest_sdk::{
-    Analysis, CanaryRef, Input, Metric, Phase, Policy, RolloutState, Series, ThresholdRange,
+    Analysis, CanaryRef, EarlierStep, Input, Metric, Phase, Policy, RolloutState, Series,
+    ThresholdRange,
 };
 use warbler_policy_threshold::Threshold;
 
@@ -73,6 +76,7 @@ fn input() -> Input {
         history: vec![],
         now_ms: 1_795_000_120_000,
         config: "null".into(),
+        earlier_steps: vec![],
     }
 }
 
@@ -130,6 +134,29 @@ fn print_percentiles() {
     );
     percentiles("native decision (same Rust logic)", 10_000, || {
         black_box(Threshold::evaluate(black_box(&input)).unwrap());
+    });
+    // compare reads the run's earlier steps (contract 0.1.1): the cost of
+    // twenty of them crossing into the guest, against none.
+    let compare = fuel.load(&PolicySource::Builtin("compare")).unwrap();
+    let first = Input {
+        config: r#"{"rates":[{"name":"errors","events":"error-rate","trials":"saturation"}]}"#
+            .to_owned(),
+        ..input.clone()
+    };
+    percentiles("compare decision, first step", 2_000, || {
+        black_box(compare.evaluate(black_box(&first)).unwrap());
+    });
+    let mut later = first.clone();
+    later.earlier_steps = (0..EARLIER_STEPS_LEN as u32)
+        .map(|step| EarlierStep {
+            iteration: step,
+            canary_weight: 20,
+            at_ms: first.now_ms - i64::from(EARLIER_STEPS_LEN as u32 - step) * 60_000,
+            metrics: first.metrics.clone(),
+        })
+        .collect();
+    percentiles("compare decision, 20 earlier steps", 2_000, || {
+        black_box(compare.evaluate(black_box(&later)).unwrap());
     });
     let dir = tempfile::tempdir().unwrap();
     runtime(CpuBudget::Fuel(200_000_000), Some(dir.path().to_owned()))

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use warbler_guest_sdk::{Decision, PastStep, Phase};
 
 use crate::canary::DEFAULT_MAX_HOLDS;
+use crate::earlier_steps::RunSteps;
 use crate::journal::FileJournal;
 use crate::ports::JournalEntry;
 use crate::replay::Candidate;
@@ -86,8 +87,10 @@ struct State {
 /// Simulate `scenario` decided by `candidate`.
 pub fn simulate(scenario: &Scenario, candidate: &Candidate<'_>) -> Ending {
     let mut state = State::default();
+    let mut run = RunSteps::new(0);
     for (i, entry) in scenario.steps.iter().enumerate() {
         let taken = i + 1;
+        let step = taken as u32;
         let mut input = entry.input.clone();
         if state.failed_checks >= input.analysis.threshold.max(1) {
             return Ending::RolledBack(taken);
@@ -97,6 +100,7 @@ pub fn simulate(scenario: &Scenario, candidate: &Candidate<'_>) -> Ending {
         input.state.iteration = state.iteration;
         input.state.failed_checks = state.failed_checks;
         input.history = state.history.clone();
+        input.earlier_steps = run.before(step);
         if let Some(config) = &candidate.config {
             input.config = config.clone();
         }
@@ -110,6 +114,7 @@ pub fn simulate(scenario: &Scenario, candidate: &Candidate<'_>) -> Ending {
                 None,
             ),
         };
+        run.record(step, &input);
         state.history.push(PastStep {
             revision: input.canary.revision.clone(),
             iteration: state.iteration,

@@ -2,11 +2,14 @@
 //! flushed before the verdict is applied, so any rollout can be replayed
 //! against another policy.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::Mutex;
+use warbler_guest_sdk::EarlierStep;
 
+use crate::earlier_steps::RunSteps;
 use crate::ports::{Journal, JournalEntry, PortError};
 
 /// A JSON-lines journal file. Each append opens the file anew, so a journal
@@ -15,6 +18,9 @@ use crate::ports::{Journal, JournalEntry, PortError};
 pub struct FileJournal {
     path: PathBuf,
     last: Mutex<Option<LastEntry>>,
+    /// The current run of each canary whose earlier steps were asked for:
+    /// read from the file once, then kept up to date by each append.
+    runs: Mutex<HashMap<String, RunSteps>>,
 }
 
 /// The journal's last entry: its step, and where it starts and ends.
@@ -52,6 +58,7 @@ impl FileJournal {
         Ok(FileJournal {
             path: path.to_owned(),
             last: Mutex::new(last_entry(&bytes)),
+            runs: Mutex::new(HashMap::new()),
         })
     }
 
@@ -60,6 +67,32 @@ impl FileJournal {
             .create(true)
             .append(true)
             .open(path)
+    }
+
+    /// The steps of one run of `canary` in the file. A line that does not
+    /// parse (edited by hand, or by a newer Warbler) is skipped with a
+    /// warning: its step's metrics are missing, the rollout goes on.
+    fn read_run(&self, canary: &str, run_started_ms: i64) -> Result<RunSteps, PortError> {
+        let text = std::fs::read_to_string(&self.path).map_err(|err| PortError {
+            port: "journal",
+            message: format!(
+                "cannot read {}: {err}; check the path's permissions",
+                self.path.display()
+            ),
+        })?;
+        let entries: Vec<JournalEntry> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .filter_map(|(n, line)| {
+                serde_json::from_str(line)
+                    .inspect_err(|err| {
+                        tracing::warn!(journal = %self.path.display(), line = n + 1, "a journal line does not parse, its step is left out of earlier steps: {err}");
+                    })
+                    .ok()
+            })
+            .collect();
+        Ok(RunSteps::of_run(&entries, canary, run_started_ms))
     }
 
     /// Read every entry of the journal at `path`; a malformed line is an
@@ -127,7 +160,31 @@ impl Journal for FileJournal {
             start,
             end: start + line.len() as u64,
         });
+        drop(last);
+        if let Some(run) = self.runs.lock().await.get_mut(&entry.canary)
+            && run.run_started_ms() == entry.run_started_ms
+        {
+            run.record(entry.step, &entry.input);
+        }
         Ok(())
+    }
+
+    async fn earlier_steps(
+        &self,
+        canary: &str,
+        run_started_ms: i64,
+        step: u32,
+    ) -> Result<Vec<EarlierStep>, PortError> {
+        let mut runs = self.runs.lock().await;
+        if let Some(run) = runs.get(canary)
+            && run.run_started_ms() == run_started_ms
+        {
+            return Ok(run.before(step));
+        }
+        let run = self.read_run(canary, run_started_ms)?;
+        let earlier = run.before(step);
+        runs.insert(canary.to_owned(), run);
+        Ok(earlier)
     }
 }
 

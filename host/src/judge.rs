@@ -182,18 +182,41 @@ impl Judge for RuntimeJudge {
             .map(|policy| policy.digest().to_owned())
     }
 
+    async fn reads_earlier_steps(&self, canary: &Canary) -> bool {
+        let reads = |policy: Result<Arc<PolicyPre>, String>| {
+            policy.is_ok_and(|policy| policy.reads_earlier_steps())
+        };
+        let active = match (
+            policy_ref(canary).map(str::parse::<PolicySource>),
+            trust(canary),
+        ) {
+            (Ok(Ok(source)), Ok(trust)) => reads(self.policy(&source, trust).await),
+            _ => false,
+        };
+        if active {
+            return true;
+        }
+        for shadow in &canary.spec.analysis.shadow_policies {
+            let (Ok(source), Ok(trust)) = (
+                shadow.reference.parse::<PolicySource>(),
+                shadow_trust(shadow),
+            ) else {
+                continue;
+            };
+            if reads(self.policy(&source, trust).await) {
+                return true;
+            }
+        }
+        false
+    }
+
     async fn judge_shadow(
         &self,
         shadow: &ShadowPolicySpec,
         input: &Input,
     ) -> Result<Verdict, String> {
         let source: PolicySource = shadow.reference.parse().map_err(|e| format!("{e}"))?;
-        let trust = shadow
-            .verify
-            .as_ref()
-            .map(|v| v.trusted_keys())
-            .transpose()?;
-        let policy = self.policy(&source, trust).await?;
+        let policy = self.policy(&source, shadow_trust(shadow)?).await?;
         let input = input.clone();
         off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await
     }
@@ -209,6 +232,11 @@ fn trust(canary: &Canary) -> Result<Option<TrustedKeys>, String> {
         .and_then(|p| p.verify.as_ref())
         .map(|v| v.trusted_keys())
         .transpose()
+}
+
+/// The signatures a shadow policy must carry.
+fn shadow_trust(shadow: &ShadowPolicySpec) -> Result<Option<TrustedKeys>, String> {
+    shadow.verify.as_ref().map(|v| v.trusted_keys()).transpose()
 }
 
 /// Run `work` (a policy load or call) on the blocking pool. Off the async

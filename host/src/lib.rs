@@ -10,6 +10,7 @@ pub mod canary;
 pub mod case_table;
 pub mod cli;
 pub mod dashboard;
+pub mod earlier_steps;
 pub mod hooks;
 pub mod http;
 pub mod journal;

@@ -7,7 +7,7 @@ pub mod memory;
 use std::future::Future;
 
 use serde_json::Value;
-use warbler_guest_sdk::{Input, Phase, Verdict, WebhookKind, WebhookResult};
+use warbler_guest_sdk::{EarlierStep, Input, Phase, Verdict, WebhookKind, WebhookResult};
 
 use crate::canary::{Canary, MetricSpec, ShadowPolicySpec, WebhookSpec};
 
@@ -162,6 +162,12 @@ pub trait Judge: Send + Sync {
     /// journal records it beside the reference, which a tag leaves open.
     fn policy_digest(&self, canary: &Canary) -> Option<String>;
 
+    /// True when `canary`'s policy or one of its shadows reads the run's
+    /// earlier steps (imports `run`): only then are they gathered from the
+    /// journal. A policy that cannot be loaded reads nothing; judging it
+    /// reports why.
+    fn reads_earlier_steps(&self, canary: &Canary) -> impl Future<Output = bool> + Send;
+
     /// Decide one step with one of `canary`'s shadow policies, on an input
     /// that carries the shadow's own configuration. `Err` is the shadow's
     /// failure; nothing acts on either.
@@ -288,6 +294,18 @@ pub trait Journal: Send + Sync {
     /// Record one step, replacing the last entry if it is the same step of
     /// the same run. Called before the verdict is applied.
     fn append(&self, entry: &JournalEntry) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The metrics of the steps recorded before step `step` of the run of
+    /// `canary` that started at `run_started_ms`, oldest first, at most
+    /// [`EARLIER_STEPS_LEN`](crate::earlier_steps::EARLIER_STEPS_LEN): what
+    /// a policy's `run.earlier-steps` answers. Asked only for policies that
+    /// read them.
+    fn earlier_steps(
+        &self,
+        canary: &str,
+        run_started_ms: i64,
+        step: u32,
+    ) -> impl Future<Output = Result<Vec<EarlierStep>, PortError>> + Send;
 }
 
 /// The time, mockable: the state machine is tested without sleeping.

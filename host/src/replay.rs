@@ -1,10 +1,15 @@
 //! `warbler policy replay`: every step a journal recorded, through other
 //! policies. Policies are deterministic and a journal keeps each step's full
 //! input, so the recorded policy must give the recorded verdict again, and
-//! another policy shows where it would have decided otherwise.
+//! another policy shows where it would have decided otherwise. A policy that
+//! reads the run's earlier steps gets them from the journal's earlier
+//! entries, as it did live.
+
+use std::collections::HashMap;
 
 use warbler_guest_sdk::{Decision, Input, Verdict};
 
+use crate::earlier_steps::RunSteps;
 use crate::ports::{JournalEntry, StepOutcome};
 
 /// What a candidate answers for one input.
@@ -81,7 +86,18 @@ pub struct ReplayedRun {
 /// candidate; one report per run.
 pub fn replay(entries: &[JournalEntry], candidates: &[Candidate<'_>]) -> Vec<ReplayedRun> {
     let mut runs: Vec<ReplayedRun> = Vec::new();
+    let mut recorded: HashMap<&str, RunSteps> = HashMap::new();
     for entry in entries {
+        let run_steps = recorded
+            .entry(&entry.canary)
+            .and_modify(|run| {
+                if run.run_started_ms() != entry.run_started_ms {
+                    *run = RunSteps::new(entry.run_started_ms);
+                }
+            })
+            .or_insert_with(|| RunSteps::new(entry.run_started_ms));
+        let earlier_steps = run_steps.before(entry.step);
+        run_steps.record(entry.step, &entry.input);
         let same_run = runs.last().is_some_and(|run| {
             run.canary == entry.canary && run.run_started_ms == entry.run_started_ms
         });
@@ -96,7 +112,13 @@ pub fn replay(entries: &[JournalEntry], candidates: &[Candidate<'_>]) -> Vec<Rep
         }
         let replayed = candidates
             .iter()
-            .map(|candidate| (candidate.evaluate)(&input_for(entry, candidate)).into())
+            .map(|candidate| {
+                let input = Input {
+                    earlier_steps: earlier_steps.clone(),
+                    ..input_for(entry, candidate)
+                };
+                (candidate.evaluate)(&input).into()
+            })
             .collect();
         let run = runs.last_mut().expect("a run was just pushed");
         run.steps.push(ReplayedStep {

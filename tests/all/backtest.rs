@@ -107,8 +107,14 @@ fn compare_catches_what_a_kayenta_like_judge_misses_without_rolling_back_healthy
         0,
         "{compare}"
     );
+    // Counted over the run: at least 95% of doubled error rates, and three
+    // in four of the error rates rising on 2 requests a second.
     assert!(
-        count(compare, "error-rate-doubled", "promoted") <= 2,
+        count(compare, "error-rate-doubled", "promoted") <= 1,
+        "{compare}"
+    );
+    assert!(
+        count(compare, "errors-rising-low-traffic", "promoted") <= 5,
         "{compare}"
     );
     for kind in [
@@ -120,6 +126,39 @@ fn compare_catches_what_a_kayenta_like_judge_misses_without_rolling_back_healthy
         assert!(
             count(compare, kind, "promoted") < count(kayenta, kind, "promoted"),
             "{kind}: compare {compare}, Kayenta-like {kayenta}"
+        );
+    }
+}
+
+#[test]
+fn errors_counted_over_the_run_catch_what_each_interval_alone_misses() {
+    let rate = |over: &str| {
+        format!(
+            r#"{{"rates": [{{"name": "errors", "events": "error-count", "trials": "request-count", "over": "{over}"}}]}}"#
+        )
+    };
+    let (run, step) = (rate("run"), rate("step"));
+    let report = backtest(&[
+        "-p",
+        "builtin:compare",
+        "--config",
+        &run,
+        "-p",
+        "builtin:compare",
+        "--config",
+        &step,
+    ]);
+    let promoted = |policy: usize, kind: &str| {
+        report["policies"][policy]["kinds"][kind]["promoted"]
+            .as_u64()
+            .unwrap()
+    };
+    for kind in ["errors-rising-low-traffic", "error-rate-doubled"] {
+        assert!(
+            promoted(0, kind) < promoted(1, kind),
+            "{kind}: over the run {}, over a step {}",
+            promoted(0, kind),
+            promoted(1, kind)
         );
     }
 }

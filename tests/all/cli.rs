@@ -195,7 +195,7 @@ fn inspect_describes_the_builtin_threshold_policy() {
         "{text}"
     );
     assert!(text.contains("digest        sha256:"), "{text}");
-    assert!(text.contains("warbler:policy/analysis@0.1.0"), "{text}");
+    assert!(text.contains("warbler:policy/analysis@0.1.1"), "{text}");
     assert!(text.contains("missingMetric"), "{text}");
 }
 

@@ -76,6 +76,7 @@ pub fn frontend_at(weight: u32) -> Input {
         history: Vec::new(),
         now_ms: 1_795_000_000_000,
         config: "null".to_owned(),
+        earlier_steps: Vec::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! messages that name what is wrong.
 
 use warbler::policy::{LoadError, PolicySource};
+use warbler_guest_sdk::Decision;
 
 use crate::common;
 
@@ -26,7 +27,7 @@ fn a_component_for_another_contract_version_is_refused() {
         "{message}"
     );
     assert!(message.contains("warbler:policy@0.2.0"), "{message}");
-    assert!(message.contains("warbler:policy@0.1.0"), "{message}");
+    assert!(message.contains("warbler:policy@0.1.1"), "{message}");
 }
 
 #[test]
@@ -103,13 +104,43 @@ fn every_builtin_imports_nothing_but_the_contract() {
         assert!(
             world
                 .exports
-                .contains(&"warbler:policy/analysis@0.1.0".to_owned()),
+                .contains(&"warbler:policy/analysis@0.1.1".to_owned()),
             "builtin:{name}"
         );
+        let mut expected = vec!["warbler:policy/types@0.1.1"];
+        if name == "compare" {
+            expected.push("warbler:policy/run@0.1.1");
+        }
         assert_eq!(
-            world.imports,
-            ["warbler:policy/types@0.1.0"],
-            "builtin:{name} is built without WASI (host/build.rs)"
+            world.imports, expected,
+            "builtin:{name} is built without WASI (host/build.rs), and only compare reads earlier steps"
+        );
+        assert_eq!(
+            policy.reads_earlier_steps(),
+            name == "compare",
+            "builtin:{name}"
         );
     }
+}
+
+#[test]
+fn a_component_built_for_contract_0_1_0_runs_unchanged() {
+    let policy = common::runtime()
+        .load(&PolicySource::File(
+            warbler_test_guests::CONTRACT_0_1_0.into(),
+        ))
+        .expect("a 0.1.0 component loads");
+    let world = policy.world();
+    assert_eq!(world.exports, ["warbler:policy/analysis@0.1.0"]);
+    assert!(
+        world
+            .imports
+            .contains(&"warbler:policy/log@0.1.0".to_owned()),
+        "{world:?}"
+    );
+    assert!(!policy.reads_earlier_steps());
+    let verdict = policy
+        .evaluate(&common::frontend_at(20))
+        .expect("it evaluates");
+    assert_eq!(verdict.decision, Decision::Advance { weight: 30 });
 }

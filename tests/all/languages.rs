@@ -154,7 +154,7 @@ fn python_and_javascript_policies_run_through_policy_eval_and_inspect() {
         let text = String::from_utf8_lossy(&inspect.stdout);
         assert!(text.contains("policy        zscore 0.1.0"), "{text}");
         assert!(
-            text.contains("exports       warbler:policy/analysis@0.1.0\n"),
+            text.contains("exports       warbler:policy/analysis@0.1.1\n"),
             "only the policy's interface is listed as its export: {text}"
         );
         assert!(

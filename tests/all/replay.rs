@@ -5,7 +5,7 @@
 use std::process::Output;
 
 use crate::local_cli::warbler;
-use crate::run_faults::Fixture;
+use crate::run_faults::{Fixture, signal, stop};
 
 /// A healthy rollout judged by the policy `policy` (the YAML under
 /// `analysis:`, empty for the default), run to its end; the fixture (its
@@ -63,6 +63,58 @@ fn replaying_a_rollout_judged_by_compare_reproduces_its_statistics_exactly() {
         "    policy:\n      ref: builtin:compare\n      config: { minSamples: 5, maxWaitSteps: 20 }\n",
     );
     assert_reproduced(&compared, "builtin:compare");
+}
+
+#[test]
+fn a_policy_reading_earlier_steps_sees_its_whole_run_across_a_restart_and_replays_it() {
+    let hostile = warbler_test_guests::HOSTILE;
+    let fixture = Fixture::edited("replay-earlier-steps", |text| {
+        text + &format!(
+            "    policy:\n      ref: {hostile}\n      config: {{ attack: earlier-steps }}\n"
+        )
+    });
+    let load = fixture.load(90);
+    let first = fixture.run(&[]);
+    fixture.wait_for_weight(10);
+    signal(&first, "INT");
+    assert_eq!(first.wait_with_output().unwrap().status.code(), Some(130));
+    let again = fixture.run(&[]).wait_with_output().unwrap();
+    stop(load);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let journal =
+        warbler::journal::FileJournal::read(&fixture.state.join("journal.jsonl")).unwrap();
+    assert!(journal.len() >= 4, "{journal:#?}");
+    let run = journal[0].run_started_ms;
+    for (i, entry) in journal.iter().enumerate() {
+        assert_eq!(entry.run_started_ms, run, "one run, resumed");
+        let seen: Vec<String> = journal[..i]
+            .iter()
+            .map(|earlier| {
+                format!(
+                    "{}%@{}",
+                    earlier.input.state.canary_weight, earlier.input.now_ms
+                )
+            })
+            .collect();
+        let verdict = entry.outcome.as_ref().expect("the policy decided");
+        assert_eq!(
+            verdict.judgements[0].detail,
+            format!("{i} [{}]", seen.join(" ")),
+            "step {} saw every earlier step of its run, those before the restart too",
+            entry.step
+        );
+        assert!(
+            entry.input.earlier_steps.is_empty(),
+            "the journal does not repeat earlier steps"
+        );
+    }
+    assert_reproduced(&fixture, hostile);
 }
 
 #[test]

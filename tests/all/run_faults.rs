@@ -331,6 +331,24 @@ fn a_taken_port_stops_the_run_with_its_own_exit_code() {
 }
 
 #[test]
+fn a_taken_dashboard_port_stops_the_run_and_every_release_it_started() {
+    let fixture = Fixture::new("dashboard-taken");
+    let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = fixture
+        .run(&["--dashboard", &address])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        text(&output).contains("cannot serve the dashboard on"),
+        "{}",
+        text(&output)
+    );
+    eventually(10, "the releases stop", || fixture.releases().is_empty());
+}
+
+#[test]
 fn a_missing_metric_template_is_refused_before_anything_starts() {
     let fixture = Fixture::edited("missing-template", |text| {
         text + "    - name: errors\n      templateRef: { name: errors }\n"

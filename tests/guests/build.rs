@@ -9,9 +9,14 @@ fn main() {
     let dir = wasm_guests::build(
         &workspace,
         "wasm32-wasip2",
-        &["warbler-hostile-guest", "warbler-policy-zscore"],
+        &[
+            "warbler-hostile-guest",
+            "warbler-policy-zscore",
+            "warbler-contract-0-1-0-guest",
+        ],
     );
     println!("cargo:rerun-if-changed=hostile");
+    println!("cargo:rerun-if-changed=contract-0-1-0");
     println!(
         "cargo:rerun-if-changed={}",
         workspace.join("policies/examples/rust-zscore").display()

@@ -291,6 +291,7 @@ fn step_input(draws: &mut Draws, kind: &Kind, name: &str, step: usize, started_m
         history: Vec::new(),
         now_ms,
         config: "null".to_owned(),
+        earlier_steps: Vec::new(),
     }
 }
 

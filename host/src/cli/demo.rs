@@ -158,7 +158,6 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
     super::load::runtime()?.block_on(async {
         let started = Instant::now();
         let stop = StopSignal::install()?;
-        let dashboard = args.dashboard.start().await?;
         let mut run = tokio::select! {
             started = LocalRun::start(first, options) => started.map_err(local_error)?,
             code = stop.wait() => return Err(StopSignal::stopped(code, "the demo's processes are stopped")),
@@ -170,6 +169,13 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), CliError> {
             run.metrics_address()
         );
         println!("the Canary: {}\n", canary_file.display());
+        let dashboard = match args.dashboard.start().await {
+            Ok(dashboard) => dashboard,
+            Err(err) => {
+                run.shutdown().await;
+                return Err(err);
+            }
+        };
         show(dashboard.as_ref(), &run);
         let load = tokio::spawn({
             let spec = LoadSpec {

@@ -61,6 +61,8 @@ pub(super) struct DashboardArgs {
 
 impl DashboardArgs {
     /// Start the dashboard, unless turned off, and print its address.
+    /// Started once the run's proxy holds its port: a dashboard on a free
+    /// port picked earlier could take the very port the Canary names.
     pub(super) async fn start(&self) -> Result<Option<Dashboard>, CliError> {
         if self.no_dashboard {
             return Ok(None);
@@ -154,7 +156,6 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
     let runtime = super::load::runtime()?;
     runtime.block_on(async move {
         let stop = StopSignal::install()?;
-        let dashboard = args.dashboard.start().await?;
         let (updates, _watcher) = if args.watch {
             let (sender, updates) = mpsc::unbounded_channel();
             (updates, Some(watch_file(&args.file, sender)?))
@@ -172,6 +173,13 @@ pub(super) fn run(args: RunArgs) -> Result<(), CliError> {
             run.proxy_address(),
             run.metrics_address()
         );
+        let dashboard = match args.dashboard.start().await {
+            Ok(dashboard) => dashboard,
+            Err(err) => {
+                run.shutdown().await;
+                return Err(err);
+            }
+        };
         show(dashboard.as_ref(), &run);
         let outcome = rollouts(&mut run, &args, &stop, updates, dashboard.as_ref()).await;
         run.shutdown().await;

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use warbler_guest_sdk::EarlierStep;
+
 use crate::dashboard::Board;
 use crate::journal::FileJournal;
 use crate::ports::{Journal, JournalEntry, PortError};
@@ -67,5 +69,16 @@ impl Journal for DirJournal {
             board.record_step(entry);
         }
         Ok(())
+    }
+
+    async fn earlier_steps(
+        &self,
+        canary: &str,
+        run_started_ms: i64,
+        step: u32,
+    ) -> Result<Vec<EarlierStep>, PortError> {
+        self.journal(canary)?
+            .earlier_steps(canary, run_started_ms, step)
+            .await
     }
 }

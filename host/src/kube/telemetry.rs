@@ -232,6 +232,10 @@ impl<G: Judge> Judge for TimedJudge<G> {
         self.inner.policy_digest(canary)
     }
 
+    async fn reads_earlier_steps(&self, canary: &Canary) -> bool {
+        self.inner.reads_earlier_steps(canary).await
+    }
+
     async fn judge_shadow(
         &self,
         shadow: &ShadowPolicySpec,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-use warbler_guest_sdk::Phase;
+use warbler_guest_sdk::{EarlierStep, Phase};
 
 use super::children::ChildRecord;
 use super::metrics_endpoint::spawn_metrics_endpoint;
@@ -137,6 +137,15 @@ impl Journal for StepJournal {
         }
         let _ = self.steps.send(entry.clone());
         Ok(())
+    }
+
+    async fn earlier_steps(
+        &self,
+        canary: &str,
+        run_started_ms: i64,
+        step: u32,
+    ) -> Result<Vec<EarlierStep>, PortError> {
+        self.file.earlier_steps(canary, run_started_ms, step).await
     }
 }
 

@@ -146,6 +146,13 @@ impl ArtifactToPush {
     /// `world` and whose `describe()` gave `info`.
     pub fn new(wasm: &[u8], world: &World, info: &PolicyInfo, provenance: &Provenance) -> Self {
         let layer_digest = sha256(wasm);
+        // The contract the component was built for, which a newer host may
+        // well run: the version of its analysis export.
+        let contract = world
+            .exports
+            .iter()
+            .find_map(|name| name.strip_prefix("warbler:policy/analysis@"))
+            .unwrap_or(crate::policy::CONTRACT_VERSION);
         let config = json!({
             "created": provenance.created,
             "architecture": "wasm",
@@ -154,7 +161,7 @@ impl ArtifactToPush {
             "component": {
                 "exports": world.exports,
                 "imports": world.imports,
-                "target": format!("warbler:policy/policy@{}", crate::policy::CONTRACT_VERSION),
+                "target": format!("warbler:policy/policy@{contract}"),
             },
         });
         let config = serde_json::to_vec(&config).expect("json serializes");
@@ -252,6 +259,10 @@ mod tests {
         assert_eq!(
             config["component"]["exports"][0],
             "warbler:policy/analysis@0.1.0"
+        );
+        assert_eq!(
+            config["component"]["target"], "warbler:policy/policy@0.1.0",
+            "the contract the component was built for, not the host's"
         );
     }
 

@@ -1,7 +1,7 @@
 //! Checks a component against the contract before it is linked: it must
 //! export `warbler:policy/analysis` in a version this host speaks and import
-//! nothing beyond the log interface and the WASI 0.2 interfaces that the
-//! sandbox answers without granting anything.
+//! nothing beyond the log and run interfaces and the WASI 0.2 interfaces that
+//! the sandbox answers without granting anything.
 
 use semver::Version;
 use wasmtime::Engine;
@@ -10,7 +10,7 @@ use wasmtime::component::Component;
 use super::error::LoadError;
 
 /// The contract version this host speaks, from `wit/policy.wit`.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 
 const PACKAGE: &str = "warbler:policy";
 
@@ -76,7 +76,7 @@ pub(crate) fn check(
 }
 
 /// `analysis` for `warbler:policy/analysis@0.1.0`; `None` outside our package.
-fn interface_of(name: &str) -> Option<&str> {
+pub(crate) fn interface_of(name: &str) -> Option<&str> {
     let rest = name.strip_prefix(PACKAGE)?.strip_prefix('/')?;
     Some(rest.split('@').next().unwrap_or(rest))
 }

@@ -48,6 +48,17 @@ impl From<&model::Input> for wit::Input {
     }
 }
 
+impl From<&model::EarlierStep> for wit::EarlierStep {
+    fn from(s: &model::EarlierStep) -> Self {
+        wit::EarlierStep {
+            iteration: s.iteration,
+            canary_weight: s.canary_weight,
+            at_ms: s.at_ms,
+            metrics: s.metrics.iter().map(metric).collect(),
+        }
+    }
+}
+
 fn phase(p: model::Phase) -> wit::Phase {
     match p {
         model::Phase::Initializing => wit::Phase::Initializing,

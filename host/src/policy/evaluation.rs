@@ -3,13 +3,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use warbler_guest_sdk::{Decision, Input, PolicyInfo, Verdict};
+use warbler_guest_sdk::{Decision, EarlierStep, Input, PolicyInfo, Verdict};
 use wasmtime::component::InstancePre;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap};
 
 use super::bindings::warbler::policy::types as wit;
 use super::bindings::{self, Policy};
-use super::contract::World;
+use super::contract::{self, World};
 use super::error::EvalError;
 use super::limits::{CpuBudget, EPOCH_TICK, RuntimeConfig};
 use super::sandbox::{self, MemoryCapExceeded, Sandbox};
@@ -72,7 +72,7 @@ impl PolicyPre {
     /// Ask the policy to describe itself.
     pub fn describe(&self) -> Result<PolicyInfo, EvalError> {
         let info: PolicyInfo = self
-            .run([0; 32], 0, |store, policy| {
+            .run([0; 32], 0, &[], |store, policy| {
                 policy.warbler_policy_analysis().call_describe(store)
             })?
             .into();
@@ -89,7 +89,7 @@ impl PolicyPre {
 
     /// Ask the policy whether `config` (JSON text, `null` for none) is valid.
     pub fn validate_config(&self, config: &str) -> Result<(), EvalError> {
-        self.run([0; 32], 0, |store, policy| {
+        self.run([0; 32], 0, &[], |store, policy| {
             policy
                 .warbler_policy_analysis()
                 .call_validate_config(store, config)
@@ -100,15 +100,37 @@ impl PolicyPre {
         })
     }
 
-    /// Decide one analysis step.
+    /// True when the component imports `run` (contract 0.1.1) to read the
+    /// run's earlier steps: only then is [`Input::earlier_steps`] worth
+    /// gathering.
+    pub fn reads_earlier_steps(&self) -> bool {
+        self.world
+            .imports
+            .iter()
+            .any(|name| contract::interface_of(name) == Some("run"))
+    }
+
+    /// Decide one analysis step. The policy's `run.earlier-steps` import
+    /// answers `input.earlier_steps`, which the policy does not get in its
+    /// input record.
     pub fn evaluate(&self, input: &Input) -> Result<Verdict, EvalError> {
         let wit_input = wit::Input::from(input);
+        let earlier_steps: &[EarlierStep] = if self.reads_earlier_steps() {
+            &input.earlier_steps
+        } else {
+            &[]
+        };
         let verdict: Verdict = self
-            .run(sandbox::seed_for(input), input.now_ms, |store, policy| {
-                policy
-                    .warbler_policy_analysis()
-                    .call_evaluate(store, &wit_input)
-            })?
+            .run(
+                sandbox::seed_for(input),
+                input.now_ms,
+                earlier_steps,
+                |store, policy| {
+                    policy
+                        .warbler_policy_analysis()
+                        .call_evaluate(store, &wit_input)
+                },
+            )?
             .map_err(|error| EvalError::Refused {
                 policy: self.label.to_string(),
                 error: error.into(),
@@ -123,10 +145,12 @@ impl PolicyPre {
         &self,
         seed: [u8; 32],
         now_ms: i64,
+        earlier_steps: &[EarlierStep],
         call: impl FnOnce(&mut Store<Sandbox>, &Policy) -> wasmtime::Result<R>,
     ) -> Result<R, EvalError> {
         let instance_pre: &InstancePre<Sandbox> = self.pre.instance_pre();
-        let sandbox = Sandbox::new(self.label.clone(), &self.config, seed, now_ms);
+        let sandbox = Sandbox::new(self.label.clone(), &self.config, seed, now_ms)
+            .with_earlier_steps(earlier_steps.to_vec());
         let mut store = Store::new(instance_pre.engine(), sandbox);
         store.limiter(|sandbox| &mut sandbox.memory);
         match self.config.cpu {

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use super::guest_output::GuestOutput;
 use sha2::{Digest, Sha256};
-use warbler_guest_sdk::Input;
+use warbler_guest_sdk::{EarlierStep, Input};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{
     Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView,
 };
 
-use super::bindings::warbler::policy::{log, types};
+use super::bindings::warbler::policy::{log, run, types};
 use super::limits::RuntimeConfig;
 
 /// What one evaluation's `Store` holds.
@@ -30,6 +30,8 @@ pub(crate) struct Sandbox {
     log_budget: usize,
     logs_dropped: usize,
     pub(crate) guest_output: GuestOutput,
+    /// What `run.earlier-steps` answers: the evaluated step's run so far.
+    earlier_steps: Vec<EarlierStep>,
 }
 
 impl Sandbox {
@@ -53,7 +55,14 @@ impl Sandbox {
             log_budget: config.max_log_bytes,
             logs_dropped: 0,
             guest_output: GuestOutput::new(config.max_guest_output_bytes),
+            earlier_steps: Vec::new(),
         }
+    }
+
+    /// The same sandbox, answering `run.earlier-steps` with `steps`.
+    pub(crate) fn with_earlier_steps(mut self, steps: Vec<EarlierStep>) -> Self {
+        self.earlier_steps = steps;
+        self
     }
 
     /// Report lines the log bound dropped, once the evaluation is over.
@@ -156,6 +165,12 @@ impl log::Host for Sandbox {
             types::Level::Info => tracing::info!(target: "warbler::policy", policy, "{message}"),
             types::Level::Warn => tracing::warn!(target: "warbler::policy", policy, "{message}"),
         }
+    }
+}
+
+impl run::Host for Sandbox {
+    fn earlier_steps(&mut self) -> Vec<types::EarlierStep> {
+        self.earlier_steps.iter().map(Into::into).collect()
     }
 }
 

@@ -7,13 +7,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
-use warbler_guest_sdk::{Phase, WebhookResult};
+use warbler_guest_sdk::{EarlierStep, Phase, WebhookResult};
 
 use super::{
     Clock, Hooks, Journal, JournalEntry, Measurement, MetricSource, Platform, PortError, Readiness,
     Router, payload_phase,
 };
 use crate::canary::{Canary, MetricSpec, WebhookSpec};
+use crate::earlier_steps::RunSteps;
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().expect("in-memory port poisoned")
@@ -247,6 +248,15 @@ impl Journal for MemoryJournal {
     async fn append(&self, entry: &JournalEntry) -> Result<(), PortError> {
         lock(&self.entries).push(entry.clone());
         Ok(())
+    }
+
+    async fn earlier_steps(
+        &self,
+        canary: &str,
+        run_started_ms: i64,
+        step: u32,
+    ) -> Result<Vec<EarlierStep>, PortError> {
+        Ok(RunSteps::of_run(lock(&self.entries).iter(), canary, run_started_ms).before(step))
     }
 }
 

@@ -95,7 +95,14 @@ where
                 canary.spec.target_ref.name, canary.metadata.namespace
             ));
         }
-        let input = self.snapshot(&step).await;
+        let mut input = self.snapshot(&step).await;
+        let run_started_ms = step.status.run_started_ms.unwrap_or_default();
+        if self.judge.reads_earlier_steps(canary).await {
+            input.earlier_steps = self
+                .journal
+                .earlier_steps(&canary.key(), run_started_ms, step.status.steps)
+                .await?;
+        }
         let passed_pre_rollout = input
             .webhooks
             .iter()
@@ -106,12 +113,15 @@ where
         let policy = policy_label(canary);
         let outcome = self.judge.judge(canary, &input).await;
         let shadows = self.shadows(&mut step, &input, &outcome).await;
+        // Each step's entry records its own metrics: repeating the earlier
+        // steps' would grow the journal with the square of a run's length.
+        input.earlier_steps.clear();
         self.journal
             .append(&JournalEntry {
                 canary: canary.key(),
                 policy: policy.clone(),
                 policy_digest: self.judge.policy_digest(canary),
-                run_started_ms: step.status.run_started_ms.unwrap_or_default(),
+                run_started_ms,
                 step: step.status.steps,
                 at_ms: step.now_ms,
                 input,
@@ -235,6 +245,7 @@ where
             history: status.history.clone(),
             now_ms: step.now_ms,
             config: policy_config(canary),
+            earlier_steps: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 // `evaluate` to decide differently; `warbler policy test .` runs cases.yaml
 // through the built component.
 
-import { write } from "warbler:policy/log@0.1.0";
+import { write } from "warbler:policy/log@0.1.1";
 import { beforeJudging, passedDecision } from "./warbler-policy.js";
 
 function judge(metric) {

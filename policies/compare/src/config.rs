@@ -158,9 +158,10 @@ pub struct RateConfig {
     /// Its weight in the score.
     #[serde(default = "one")]
     pub weight: f64,
-    /// Significance of the exact test that the canary's rate is higher.
-    #[serde(default = "rate_alpha")]
-    pub alpha: f64,
+    /// Significance of the exact test that the canary's rate is higher;
+    /// unset, [`CountedOver::default_alpha`].
+    #[serde(default)]
+    pub alpha: Option<f64>,
     /// The canary's rate over the primary's above which a significant
     /// difference fails.
     #[serde(default = "rate_ratio")]
@@ -168,15 +169,47 @@ pub struct RateConfig {
     /// Trials each side needs before the rate is compared.
     #[serde(default = "rate_trials")]
     pub min_trials: u64,
+    /// Whose counts are compared: the whole run's so far (the default) or
+    /// this step's interval alone.
+    #[serde(default)]
+    pub over: CountedOver,
+}
+
+impl RateConfig {
+    /// The significance the rate is tested at.
+    pub fn alpha(&self) -> f64 {
+        self.alpha.unwrap_or(self.over.default_alpha())
+    }
+}
+
+/// The span of a rate's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CountedOver {
+    /// This step's and the run's earlier steps' counts, summed: errors too
+    /// rare to show in one interval add up over the run.
+    #[default]
+    Run,
+    /// This step's interval alone.
+    Step,
+}
+
+impl CountedOver {
+    /// The significance that suits each span, chosen on the backtest
+    /// datasets. Counts over the run are tested again at every step on
+    /// mostly the same data, so one unlucky start would fail step after
+    /// step: 0.02. One interval's counts are fresh at each step, and a bad
+    /// step must be confirmed by the next (`rollbackAfter`): 0.1.
+    pub fn default_alpha(self) -> f64 {
+        match self {
+            CountedOver::Run => 0.02,
+            CountedOver::Step => 0.1,
+        }
+    }
 }
 
 fn one() -> f64 {
     1.0
-}
-
-/// Loose for one step, as the spread's: see [`Dispersion::default`].
-fn rate_alpha() -> f64 {
-    0.1
 }
 
 fn rate_ratio() -> f64 {
@@ -306,7 +339,7 @@ impl Config {
                 ));
             }
             above_zero(&field("weight"), rate.weight)?;
-            probability(&field("alpha"), rate.alpha)?;
+            probability(&field("alpha"), rate.alpha())?;
             at_least(&field("minRatio"), rate.min_ratio, 1.0)?;
         }
         Ok(())
@@ -410,9 +443,12 @@ pub const SCHEMA: &str = r#"{
           "trials": { "type": "string", "description": "Metric counting trials (requests) over the interval." },
           "critical": { "type": "boolean", "default": false },
           "weight": { "type": "number", "exclusiveMinimum": 0, "default": 1 },
-          "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.1 },
+          "alpha": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                     "description": "0.02 over the run, 0.1 over a step." },
           "minRatio": { "type": "number", "minimum": 1, "default": 1.5 },
-          "minTrials": { "type": "integer", "minimum": 0, "default": 10 }
+          "minTrials": { "type": "integer", "minimum": 0, "default": 10 },
+          "over": { "enum": ["run", "step"], "default": "run",
+                    "description": "Compare the counts summed over the run's steps so far, or this step's alone." }
         }
       }
     }

@@ -16,9 +16,11 @@
 //!   when its median has not moved. The ratio allowed grows as the canary's
 //!   share of traffic shrinks, since fewer requests scatter more. With it a
 //!   **tail** check: twice the primary's share of samples in the worst
-//!   tenth of both sides fails, the median and spread unmoved.
+//!   tenth of both sides, counted over the run's steps so far, fails, the
+//!   median and spread unmoved.
 //! - **Rare events**, where Kayenta sees only ties: `rates` compare counts
-//!   (errors in requests) with the exact test of two Poisson rates.
+//!   (errors in requests) with the exact test of two Poisson rates, summed
+//!   over the run's steps so far (the contract's `run.earlier-steps`).
 //!
 //! The step's score is the weighted share of judged metrics that pass
 //! (0–100). At `pass` or above the step passes (Flagger's weight rules); at
@@ -52,6 +54,9 @@ struct Judged {
 }
 
 impl Policy for Compare {
+    /// Rates and tails are counted over the run.
+    const READS_EARLIER_STEPS: bool = true;
+
     fn describe() -> PolicyInfo {
         PolicyInfo::named(
             "compare",
@@ -131,7 +136,15 @@ fn judge(input: &Input, config: &Config) -> Vec<Judged> {
         .filter(|metric| !config.leaves_out(metric))
         .map(|metric| {
             let knobs = config.knobs(metric, input.state.canary_weight);
-            let comparison = metric::compare(metric, &knobs);
+            let earlier: Vec<_> = input
+                .earlier_steps
+                .iter()
+                .filter_map(|step| {
+                    let then = step.metric(&metric.name)?;
+                    Some((then, config.knobs(then, step.canary_weight)))
+                })
+                .collect();
+            let comparison = metric::compare(metric, &knobs, &earlier);
             Judged {
                 judgement: Judgement {
                     metric: metric.name.clone(),
@@ -160,12 +173,12 @@ fn judge(input: &Input, config: &Config) -> Vec<Judged> {
 /// The weighted share of judged metrics that pass, 0–100; `None` when none
 /// could be judged.
 fn score(judged: &[Judged]) -> Option<f64> {
+    // A fold from +0: `sum` of no weights is -0, which shows as "score -0".
     let weight = |outcomes: &[Outcome]| -> f64 {
         judged
             .iter()
             .filter(|j| outcomes.contains(&j.judgement.outcome))
-            .map(|j| j.weight)
-            .sum()
+            .fold(0.0, |total, j| total + j.weight)
     };
     let total = weight(&[Outcome::Pass, Outcome::Fail]);
     (total > 0.0).then(|| 100.0 * weight(&[Outcome::Pass]) / total)

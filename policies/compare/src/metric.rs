@@ -54,34 +54,77 @@ fn relative_shift(shift: f64, baseline_median: f64) -> f64 {
 }
 
 /// How many of each side's samples fall in the worst tenth of both sides'
-/// together (the highest for a metric where higher is worse), tested for
-/// the canary having more: a tail that grows while the median and the
-/// interquartile range stay. The canary's samples come in shrunk by the
-/// spread allowed, as for the spread test (fewer requests per sample
-/// scatter more, into both tails), and moved onto the primary's median: a
-/// shift is the location test's to judge, with its effect-size floor.
-fn tail_test(canary: &[f64], primary: &[f64], direction: Direction) -> Option<RateTest> {
+/// together (the highest for a metric where higher is worse): a tail that
+/// grows while the median and the interquartile range stay. The canary's
+/// samples are shrunk by the spread allowed, as for the spread test (fewer
+/// requests per sample scatter more, into both tails), and moved onto the
+/// primary's median: a shift is the location test's to judge, with its
+/// effect-size floor. `None` without enough samples, or when the values
+/// pile on the cut (a success rate at 100%): no tail there.
+fn tail_counts(canary: &[f64], primary: &[f64], knobs: &MetricKnobs) -> Option<(Counts, Counts)> {
+    let (_, max_ratio) = knobs.dispersion?;
+    let min = knobs.min_samples.max(1);
+    if canary.len() < min || primary.len() < min {
+        return None;
+    }
+    let centre = median(canary)?;
+    let baseline = median(primary)?;
+    let canary: Vec<f64> = canary
+        .iter()
+        .map(|v| baseline + (v - centre) / max_ratio)
+        .collect();
     let both: Vec<f64> = canary.iter().chain(primary).copied().collect();
-    let (cut, worst): (f64, fn(f64, f64) -> bool) = match direction {
+    let (cut, worst): (f64, fn(f64, f64) -> bool) = match knobs.direction {
         Direction::Decrease => (quantile(&both, 0.1)?, |v, cut| v < cut),
         Direction::Increase | Direction::Either => (quantile(&both, 0.9)?, |v, cut| v > cut),
     };
-    // Values piled on the cut (a success rate at 100%) have no tail.
     if both.iter().filter(|v| **v == cut).count() * 20 > both.len() {
         return None;
     }
-    let worst = |v: f64| worst(v, cut);
     let counts = |values: &[f64]| Counts {
-        events: values.iter().filter(|v| worst(**v)).count() as u64,
+        events: values.iter().filter(|v| worst(**v, cut)).count() as u64,
         trials: values.len() as u64,
     };
-    // Exact for the few samples a step has (about three of thirty expected
-    // in the tenth), where a normal approximation is not.
-    poisson_rate_test(counts(canary), counts(primary), Alternative::Greater)
+    Some((counts(&canary), counts(primary)))
 }
 
-/// Compare `metric`'s canary and primary samples.
-pub fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
+/// The tail counts of this step and of the run's earlier steps (each with
+/// its own cut and the spread allowed at its weight), summed, tested for
+/// the canary having more. Exact for the few samples a step has (about
+/// three of thirty expected in the tenth), where a normal approximation is
+/// not; summed over steps, a tail too thin to show in one interval shows.
+fn tail_test(
+    now: (Counts, Counts),
+    earlier: &[(&Metric, MetricKnobs)],
+) -> Option<(RateTest, usize)> {
+    let add = |a: Counts, b: Counts| Counts {
+        events: a.events + b.events,
+        trials: a.trials + b.trials,
+    };
+    let mut steps = 1;
+    let (mut canary, mut primary) = now;
+    for (metric, knobs) in earlier {
+        if let Some((c, p)) = tail_counts(
+            &samples(metric.canary_series.as_ref()),
+            &samples(metric.primary_series.as_ref()),
+            knobs,
+        ) {
+            canary = add(canary, c);
+            primary = add(primary, p);
+            steps += 1;
+        }
+    }
+    let test = poisson_rate_test(canary, primary, Alternative::Greater)?;
+    Some((test, steps))
+}
+
+/// Compare `metric`'s canary and primary samples; `earlier` is the same
+/// metric at the run's earlier steps, with the settings at their weights.
+pub fn compare(
+    metric: &Metric,
+    knobs: &MetricKnobs,
+    earlier: &[(&Metric, MetricKnobs)],
+) -> Comparison {
     let name = &metric.name;
     let canary = samples(metric.canary_series.as_ref());
     let primary = samples(metric.primary_series.as_ref());
@@ -146,19 +189,18 @@ pub fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
             _ => {}
         }
         if class == Class::Same
-            && let Some(tail) = tail_test(
-                &shrunk
-                    .iter()
-                    .map(|v| v - centre + baseline_median)
-                    .collect::<Vec<_>>(),
-                &primary,
-                knobs.direction,
-            )
+            && let Some((tail, steps)) =
+                tail_counts(&canary, &primary, knobs).and_then(|now| tail_test(now, earlier))
         {
             detail.push_str(&format!(
-                ", {:.0}% of the canary's samples in the worst tenth against {:.0}% of the primary's (p {:.3})",
+                ", {:.0}% of the canary's samples in the worst tenth against {:.0}% of the primary's{} (p {:.3})",
                 tail.canary_rate * 100.0,
                 tail.baseline_rate * 100.0,
+                if steps > 1 {
+                    format!(" over {steps} steps")
+                } else {
+                    String::new()
+                },
                 tail.p_value
             ));
             if tail.p_value < alpha && tail.canary_rate > 2.0 * tail.baseline_rate {
@@ -193,6 +235,11 @@ mod tests {
     use warbler_guest_sdk::ThresholdRange;
 
     use super::*;
+
+    /// One step judged alone: the run's first.
+    fn compare(metric: &Metric, knobs: &MetricKnobs) -> Comparison {
+        super::compare(metric, knobs, &[])
+    }
 
     fn series(values: &[f64]) -> Option<Series> {
         Some(Series {
@@ -337,6 +384,28 @@ mod tests {
             c.detail
         );
         assert!(c.detail.contains("in the worst tenth"), "{}", c.detail);
+    }
+
+    #[test]
+    fn a_tail_too_thin_for_one_step_shows_over_the_run() {
+        let primary = around(100.0, 10.0, 30);
+        let mut canary = around(100.0, 10.0, 30);
+        for value in canary.iter_mut().step_by(6) {
+            *value *= 2.0;
+        }
+        let metric = latency(&canary, &primary);
+        let knobs = knobs_with_spread_alpha(0.05);
+        let alone = compare(&metric, &knobs);
+        assert_eq!(alone.class, Class::Same, "{}", alone.detail);
+        let earlier = vec![(&metric, knobs); 3];
+        let pooled = super::compare(&metric, &knobs, &earlier);
+        assert_eq!(
+            (pooled.class, pooled.outcome),
+            (Class::HeavierTail, Outcome::Fail),
+            "{}",
+            pooled.detail
+        );
+        assert!(pooled.detail.contains("over 4 steps"), "{}", pooled.detail);
     }
 
     #[test]

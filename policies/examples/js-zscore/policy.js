@@ -7,7 +7,7 @@
 // errors). The same logic is implemented in Rust and Python next door, and
 // all three pass ../zscore-cases.yaml.
 
-import { write } from "warbler:policy/log@0.1.0";
+import { write } from "warbler:policy/log@0.1.1";
 
 const VERSION = "0.1.0";
 const DEFAULT_MAX_Z = 3;

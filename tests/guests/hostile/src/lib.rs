@@ -2,7 +2,9 @@
 //! attack must end in a typed policy error while the host keeps serving.
 
 use serde::Deserialize;
-use warbler_guest_sdk::{Input, Policy, PolicyError, PolicyInfo, Verdict, export_policy};
+use warbler_guest_sdk::{
+    Input, Judgement, Outcome, Policy, PolicyError, PolicyInfo, Verdict, export_policy,
+};
 
 /// The hostile policy.
 pub struct Hostile;
@@ -41,9 +43,15 @@ enum Attack {
     /// Advance to 40 from weight 0, then to half the current weight: a
     /// policy that backs off.
     BackOff,
+    /// Walk the weights as `chatty` does, printing nothing, and tell in a
+    /// judgement which earlier steps the host gave (their weights and
+    /// times): not an attack, a witness of `run.earlier-steps`.
+    EarlierSteps,
 }
 
 impl Policy for Hostile {
+    const READS_EARLIER_STEPS: bool = true;
+
     fn describe() -> PolicyInfo {
         PolicyInfo::named("hostile", "0.0.0", "Attacks its sandbox; for tests only.")
     }
@@ -86,14 +94,19 @@ impl Policy for Hostile {
                     println!("chatty rust: stdout line {line}");
                     eprintln!("chatty rust: stderr line {line}");
                 }
-                let analysis = &input.analysis;
-                let top = analysis.max_weight.unwrap_or(100);
-                let weight = input.state.canary_weight;
-                Ok(if weight >= top {
-                    Verdict::promote()
-                } else {
-                    Verdict::advance((weight + analysis.step_weight.unwrap_or(10)).min(top))
-                })
+                Ok(walk(input))
+            }
+            Attack::EarlierSteps => {
+                let seen: Vec<String> = input
+                    .earlier_steps
+                    .iter()
+                    .map(|step| format!("{}%@{}", step.canary_weight, step.at_ms))
+                    .collect();
+                Ok(walk(input).with_judgements(vec![Judgement {
+                    metric: "earlier-steps".to_owned(),
+                    outcome: Outcome::Pass,
+                    detail: format!("{} [{}]", seen.len(), seen.join(" ")),
+                }]))
             }
             Attack::HoldForever => Ok(Verdict::wait("waiting for more data, forever")),
             Attack::BackOff => Ok(match input.state.canary_weight {
@@ -107,6 +120,18 @@ impl Policy for Hostile {
                 Ok(Verdict::promote())
             }
         }
+    }
+}
+
+/// Advance by `stepWeight`, promote at `maxWeight`.
+fn walk(input: &Input) -> Verdict {
+    let analysis = &input.analysis;
+    let top = analysis.max_weight.unwrap_or(100);
+    let weight = input.state.canary_weight;
+    if weight >= top {
+        Verdict::promote()
+    } else {
+        Verdict::advance((weight + analysis.step_weight.unwrap_or(10)).min(top))
     }
 }
 
