@@ -302,20 +302,33 @@ impl Manifest {
                 ));
             }
         };
-        if let Some(reference) = canary.policy_object().cloned() {
-            let namespace = &canary.metadata.namespace;
-            let shared = policies
+        let namespace = canary.metadata.namespace.clone();
+        let shared = |reference: &PolicyObjectRef, field: &str| {
+            policies
                 .iter()
-                .find(|p| p.is(&reference, namespace))
+                .find(|p| p.is(reference, &namespace))
+                .map(|p| p.spec.clone())
                 .ok_or_else(|| {
                     documents_error(&format!(
-                        "spec.analysis.policy.policyRef: no {} in this file; add it as a document after the Canary (`---`) or fix the name",
-                        reference.describe(namespace)
+                        "{field}.policyRef: no {} in this file; add it as a document after the Canary (`---`) or fix the name",
+                        reference.describe(&namespace)
                     ))
-                })?;
-            let shared = shared.spec.clone();
+                })
+        };
+        if let Some(reference) = canary.policy_object().cloned() {
+            let spec = shared(&reference, "spec.analysis.policy")?;
             canary
-                .adopt_policy(&shared)
+                .adopt_policy(&spec)
+                .map_err(|message| documents_error(&message))?;
+        }
+        for (index, shadow) in canary.spec.analysis.shadow_policies.iter_mut().enumerate() {
+            let Some(reference) = shadow.policy_ref.clone() else {
+                continue;
+            };
+            let field = format!("spec.analysis.shadowPolicies[{index}]");
+            let spec = shared(&reference, &field)?;
+            shadow
+                .adopt(&spec, &field)
                 .map_err(|message| documents_error(&message))?;
         }
         Ok(Manifest { canary, templates })

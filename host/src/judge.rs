@@ -197,10 +197,7 @@ impl Judge for RuntimeJudge {
             return true;
         }
         for shadow in &canary.spec.analysis.shadow_policies {
-            let (Ok(source), Ok(trust)) = (
-                shadow.reference.parse::<PolicySource>(),
-                shadow_trust(shadow),
-            ) else {
+            let (Ok(source), Ok(trust)) = (shadow_source(shadow), shadow_trust(shadow)) else {
                 continue;
             };
             if reads(self.policy(&source, trust).await) {
@@ -215,7 +212,7 @@ impl Judge for RuntimeJudge {
         shadow: &ShadowPolicySpec,
         input: &Input,
     ) -> Result<Verdict, String> {
-        let source: PolicySource = shadow.reference.parse().map_err(|e| format!("{e}"))?;
+        let source = shadow_source(shadow)?;
         let policy = self.policy(&source, shadow_trust(shadow)?).await?;
         let input = input.clone();
         off_runtime(move || policy.evaluate(&input).map_err(|e| e.to_string())).await
@@ -232,6 +229,19 @@ fn trust(canary: &Canary) -> Result<Option<TrustedKeys>, String> {
         .and_then(|p| p.verify.as_ref())
         .map(|v| v.trusted_keys())
         .transpose()
+}
+
+/// The module a shadow policy names; a shared policy that could not be
+/// read has none.
+fn shadow_source(shadow: &ShadowPolicySpec) -> Result<PolicySource, String> {
+    match (&shadow.reference, &shadow.policy_ref) {
+        (Some(reference), _) => reference.parse().map_err(|e| format!("{e}")),
+        (None, Some(shared)) => Err(format!(
+            "its policyRef {} could not be read; see the controller's log",
+            shared.name
+        )),
+        (None, None) => Err("it names no policy".to_owned()),
+    }
 }
 
 /// The signatures a shadow policy must carry.

@@ -179,3 +179,56 @@ fn a_shared_policy_missing_from_the_file_is_named_with_the_fix() {
         "{err}"
     );
 }
+
+/// A Canary with `shadows` (YAML flow mappings) as its shadow policies,
+/// followed by `extra` documents.
+fn shadowed_by(shadows: &[&str], extra: &str) -> String {
+    let list: String = shadows
+        .iter()
+        .map(|shadow| format!("    - {shadow}\n"))
+        .collect();
+    let canary = seed().replace("flagger.app/v1beta1", API_VERSION).replace(
+        "    threshold: 3\n",
+        &format!("    threshold: 3\n    shadowPolicies:\n{list}"),
+    );
+    format!("{canary}\n{extra}")
+}
+
+#[test]
+fn a_shadow_policy_naming_a_shared_policy_in_the_file_adopts_it_under_its_name() {
+    let yaml = shadowed_by(
+        &[
+            "{ policyRef: { kind: ClusterAnalysisPolicy, name: platform }, config: { minSamples: 5 } }",
+        ],
+        CLUSTER_POLICY,
+    );
+    let manifest = Manifest::from_yaml("frontend.yaml", &yaml).unwrap();
+    let shadow = &manifest.canary.spec.analysis.shadow_policies[0];
+    assert_eq!(
+        shadow.reference.as_deref(),
+        Some("oci://registry.example/platform/zscore:2.0")
+    );
+    assert_eq!(
+        shadow.config,
+        Some(serde_json::json!({ "maxZ": 3, "minSamples": 5 }))
+    );
+    assert_eq!(shadow.label(), "platform");
+}
+
+#[test]
+fn a_shadow_policys_shared_policy_missing_from_the_file_is_named_by_its_field() {
+    let yaml = shadowed_by(
+        &[
+            "{ ref: builtin:compare }",
+            "{ policyRef: { name: platform } }",
+        ],
+        CLUSTER_POLICY,
+    );
+    let err = Manifest::from_yaml("frontend.yaml", &yaml).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "spec.analysis.shadowPolicies[1].policyRef: no AnalysisPolicy podinfo/platform in this file; add it"
+        ),
+        "{err}"
+    );
+}

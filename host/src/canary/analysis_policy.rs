@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Canary, Metadata, PolicyVerification};
+use super::{Canary, Metadata, PolicyVerification, ShadowPolicySpec};
 
 /// `spec` of an AnalysisPolicy; in a cluster, of the
 /// `analysispolicies.warbler.dev` custom resource,
@@ -158,6 +158,34 @@ impl Canary {
     }
 }
 
+impl ShadowPolicySpec {
+    /// Take the module, configuration and signatures from the shared policy
+    /// this shadow names, as [`Canary::adopt_policy`] does for the active
+    /// policy; unless it has a `name` of its own, it keeps the shared
+    /// policy's name as its label. `field` names the entry in errors.
+    pub fn adopt(&mut self, shared: &AnalysisPolicySpec, field: &str) -> Result<(), String> {
+        if self.policy_ref.is_none() {
+            return Ok(());
+        }
+        if self.reference.is_some() {
+            return Err(format!(
+                "{field}: both ref and policyRef are set; keep one (ref names a module, policyRef a shared policy)"
+            ));
+        }
+        if self.verify.is_some() {
+            return Err(format!(
+                "{field}.verify: a shared policy's signatures are required by the policy object; move verify there"
+            ));
+        }
+        let reference = self.policy_ref.take().expect("checked above");
+        self.name.get_or_insert(reference.name);
+        self.reference = Some(shared.reference.clone());
+        self.config = merged_config(shared.config.as_ref(), self.config.as_ref());
+        self.verify = shared.verify.clone();
+        Ok(())
+    }
+}
+
 /// The shared default with a Canary's own configuration merged over it.
 fn merged_config(default: Option<&Value>, own: Option<&Value>) -> Option<Value> {
     match (default, own) {
@@ -257,6 +285,57 @@ mod tests {
         let mut canary = canary_with("{ref: builtin:threshold, policyRef: {name: zscore}}");
         let err = canary.adopt_policy(&shared(None)).unwrap_err();
         assert!(err.contains("both ref and policyRef"), "{err}");
+    }
+
+    fn shadow(yaml: &str) -> ShadowPolicySpec {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn an_adopted_shadow_takes_the_shared_module_and_config_and_keeps_its_name() {
+        let mut named = shadow("{policyRef: {name: zscore}, config: {maxZ: 2}}");
+        named
+            .adopt(&shared(Some(json!({"maxZ": 3, "minSamples": 10}))), "f")
+            .unwrap();
+        assert_eq!(
+            named.reference.as_deref(),
+            Some("oci://registry.example/policies/zscore:1.0")
+        );
+        assert_eq!(named.policy_ref, None);
+        assert_eq!(named.config, Some(json!({"maxZ": 2, "minSamples": 10})));
+        assert_eq!(named.label(), "zscore");
+    }
+
+    #[test]
+    fn a_shadow_with_its_own_name_keeps_it_when_adopting() {
+        let mut named = shadow("{policyRef: {name: zscore}, name: zscore-strict}");
+        named.adopt(&shared(None), "f").unwrap();
+        assert_eq!(named.label(), "zscore-strict");
+    }
+
+    #[test]
+    fn a_shadow_naming_a_module_and_a_shared_policy_is_refused_by_its_field() {
+        let mut both = shadow("{ref: builtin:compare, policyRef: {name: zscore}}");
+        let err = both
+            .adopt(&shared(None), "spec.analysis.shadowPolicies[1]")
+            .unwrap_err();
+        assert!(
+            err.starts_with("spec.analysis.shadowPolicies[1]: both ref and policyRef"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_shadow_with_its_own_verify_cannot_adopt_a_shared_policy() {
+        let mut signed =
+            shadow("{policyRef: {name: zscore}, verify: {keys: [\"-----BEGIN PUBLIC KEY-----\"]}}");
+        let err = signed
+            .adopt(&shared(None), "spec.analysis.shadowPolicies[0]")
+            .unwrap_err();
+        assert!(
+            err.starts_with("spec.analysis.shadowPolicies[0].verify:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -310,16 +310,33 @@ pub struct AnalysisSpec {
 /// An entry of `spec.analysis.shadowPolicies` (Warbler).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "has(self.ref) != has(self.policyRef)",
+        "message": "name the shadow policy once: either ref (its module) or policyRef (a shared AnalysisPolicy or ClusterAnalysisPolicy)",
+    },
+    {
+        "rule": "!has(self.policyRef) || !has(self.verify)",
+        "message": "a shared policy's signatures are required by the policy object: set verify there, not on the Canary",
+        "fieldPath": ".verify",
+    },
+]))]
 pub struct ShadowPolicySpec {
     /// The module: `builtin:NAME`, a file path (local mode) or an OCI
-    /// reference.
-    #[serde(rename = "ref")]
+    /// reference. Either this or `policyRef`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub reference: String,
-    /// How the journal, status and events name it; its `ref` when unset.
+    pub reference: Option<String>,
+    /// A shared AnalysisPolicy or ClusterAnalysisPolicy to try: its module,
+    /// default configuration and signatures. Either this or `ref`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_ref: Option<super::PolicyObjectRef>,
+    /// How the journal, status and events name it; its `ref`, or the
+    /// shared policy's name, when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Its own configuration, checked by the policy before the run.
+    /// Its own configuration (merged over a shared policy's). A policy
+    /// that refuses it fails at each step, which changes nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::schema::any_value")]
     pub config: Option<Value>,
@@ -331,7 +348,11 @@ pub struct ShadowPolicySpec {
 impl ShadowPolicySpec {
     /// How the journal, status and events name it.
     pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.reference)
+        self.name
+            .as_deref()
+            .or(self.reference.as_deref())
+            .or(self.policy_ref.as_ref().map(|shared| shared.name.as_str()))
+            .unwrap_or_default()
     }
 
     /// Its configuration as the JSON text policies receive.

@@ -132,11 +132,27 @@ impl Canary {
                     shadow.label()
                 ));
             }
-            if shadow.verify.is_some() && !shadow.reference.starts_with(crate::oci::SCHEME) {
-                return Err(format!(
-                    "spec.analysis.shadowPolicies[{index}].verify: `{}` is not an oci:// policy, and only those carry signatures; remove verify",
-                    shadow.reference
-                ));
+            match (&shadow.reference, &shadow.policy_ref) {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "spec.analysis.shadowPolicies[{index}]: both ref and policyRef are set; keep one (ref names a module, policyRef a shared policy)"
+                    ));
+                }
+                (None, None) => {
+                    return Err(format!(
+                        "spec.analysis.shadowPolicies[{index}]: name the policy with ref (`builtin:compare`, `oci://…`) or policyRef (a shared AnalysisPolicy)"
+                    ));
+                }
+                (Some(reference), None)
+                    if shadow.verify.is_some() && !reference.starts_with(crate::oci::SCHEME) =>
+                {
+                    return Err(format!(
+                        "spec.analysis.shadowPolicies[{index}].verify: `{reference}` is not an oci:// policy, and only those carry signatures; remove verify"
+                    ));
+                }
+                // A shared policy that could not be read: the shadow fails
+                // at each step instead of holding up the rollout.
+                _ => {}
             }
         }
         let mut notices = Vec::new();
@@ -296,6 +312,15 @@ mod tests {
             err.starts_with(
                 "spec.analysis.shadowPolicies[1]: `builtin:compare` also names shadowPolicies[0]"
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_shadow_policy_naming_no_policy_is_refused_with_the_fix() {
+        let err = error("    stepWeight: 10\n    shadowPolicies:\n    - { name: nothing }\n");
+        assert!(
+            err.starts_with("spec.analysis.shadowPolicies[0]: name the policy with ref"),
             "{err}"
         );
     }

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use super::describe;
 use crate::canary::{
     AnalysisPolicyResource, AnalysisPolicySpec, Canary, ClusterAnalysisPolicyResource, PolicyKind,
+    PolicyObjectRef,
 };
 
 /// The shared policies the controller can see.
@@ -43,17 +44,47 @@ impl SharedPolicies {
     }
 
     /// Make `canary`'s `analysis.policy` say what the shared policy it
-    /// names says; nothing to do for a Canary that names a module itself.
-    /// The error names the field and what to do.
+    /// names says, and so each shadow policy that names one; nothing to do
+    /// for a Canary that names modules itself. The error names the field
+    /// and what to do. A shadow's shared policy that cannot be read leaves
+    /// that shadow unresolved, to fail at each step: a shadow never stops
+    /// a rollout.
     pub async fn adopt(&self, canary: &mut Canary) -> Result<(), String> {
-        let Some(reference) = canary.policy_object().cloned() else {
-            return Ok(());
-        };
         let namespace = canary.metadata.namespace.clone();
+        if let Some(reference) = canary.policy_object().cloned() {
+            let shared = self
+                .resolve(&reference, &namespace, "spec.analysis.policy.policyRef")
+                .await?;
+            canary.adopt_policy(&shared)?;
+        }
+        for (index, shadow) in canary.spec.analysis.shadow_policies.iter_mut().enumerate() {
+            let Some(reference) = shadow.policy_ref.clone() else {
+                continue;
+            };
+            let field = format!("spec.analysis.shadowPolicies[{index}]");
+            match self
+                .resolve(&reference, &namespace, &format!("{field}.policyRef"))
+                .await
+            {
+                Ok(shared) => shadow.adopt(&shared, &field)?,
+                Err(err) => tracing::warn!(canary = %canary.metadata.name, namespace, "{err}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The spec of the shared policy `reference` names from a Canary in
+    /// `namespace`; `field` names the reference in errors.
+    async fn resolve(
+        &self,
+        reference: &PolicyObjectRef,
+        namespace: &str,
+        field: &str,
+    ) -> Result<AnalysisPolicySpec, String> {
         let found = match reference.kind {
             PolicyKind::AnalysisPolicy => {
-                let key = ObjectRef::new(&reference.name).within(&namespace);
-                let api = Api::namespaced(self.client.clone(), &namespace);
+                let key = ObjectRef::new(&reference.name).within(namespace);
+                let api = Api::namespaced(self.client.clone(), namespace);
                 find(&self.namespaced, key, api)
                     .await
                     .map(|r| r.map(|p| p.spec))
@@ -66,22 +97,17 @@ impl SharedPolicies {
                     .map(|r| r.map(|p| p.spec.0))
             }
         };
-        let shared: AnalysisPolicySpec = match found {
-            Ok(Some(spec)) => spec,
-            Ok(None) => {
-                return Err(format!(
-                    "spec.analysis.policy.policyRef: {} not found; create it (apiVersion warbler.dev/v1alpha1) or fix the name",
-                    reference.describe(&namespace)
-                ));
-            }
-            Err(err) => {
-                return Err(format!(
-                    "spec.analysis.policy.policyRef: cannot read {}: {err}; install the CRDs (`warbler crd`) and check the controller's RBAC",
-                    reference.describe(&namespace)
-                ));
-            }
-        };
-        canary.adopt_policy(&shared)
+        match found {
+            Ok(Some(spec)) => Ok(spec),
+            Ok(None) => Err(format!(
+                "{field}: {} not found; create it (apiVersion warbler.dev/v1alpha1) or fix the name",
+                reference.describe(namespace)
+            )),
+            Err(err) => Err(format!(
+                "{field}: cannot read {}: {err}; install the CRDs (`warbler crd`) and check the controller's RBAC",
+                reference.describe(namespace)
+            )),
+        }
     }
 }
 
