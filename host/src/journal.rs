@@ -214,6 +214,87 @@ mod tests {
         }
     }
 
+    /// Step `step` of run `run`, judged at canary weight `weight`.
+    fn measured(run: i64, step: u32, weight: u32) -> JournalEntry {
+        let mut entry = step_entry(step, weight);
+        entry.run_started_ms = run;
+        entry.input.state.canary_weight = weight;
+        entry
+    }
+
+    fn weights(steps: &[EarlierStep]) -> Vec<u32> {
+        steps.iter().map(|step| step.canary_weight).collect()
+    }
+
+    #[tokio::test]
+    async fn earlier_steps_of_a_run_journaled_by_an_earlier_process_are_read_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let before_restart = FileJournal::open(&path).unwrap();
+        for entry in [measured(1, 1, 0), measured(2, 1, 0), measured(2, 2, 10)] {
+            before_restart.append(&entry).await.unwrap();
+        }
+        let journal = FileJournal::open(&path).unwrap();
+        let earlier = journal
+            .earlier_steps("podinfo/frontend", 2, 3)
+            .await
+            .unwrap();
+        assert_eq!(weights(&earlier), [0, 10], "run 2's steps only");
+        assert!(
+            journal
+                .earlier_steps("podinfo/other", 2, 3)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn steps_appended_after_the_first_read_are_earlier_steps_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = FileJournal::open(&dir.path().join("journal.jsonl")).unwrap();
+        journal.append(&measured(1, 1, 0)).await.unwrap();
+        let canary = "podinfo/frontend";
+        assert_eq!(
+            weights(&journal.earlier_steps(canary, 1, 2).await.unwrap()),
+            [0]
+        );
+        journal.append(&measured(1, 2, 10)).await.unwrap();
+        journal.append(&measured(1, 3, 20)).await.unwrap();
+        assert_eq!(
+            weights(&journal.earlier_steps(canary, 1, 4).await.unwrap()),
+            [0, 10, 20]
+        );
+        journal.append(&measured(7, 1, 0)).await.unwrap();
+        assert_eq!(
+            weights(&journal.earlier_steps(canary, 7, 2).await.unwrap()),
+            [0],
+            "a new run starts afresh"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_journal_line_that_does_not_parse_leaves_out_its_step_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let written = FileJournal::open(&path).unwrap();
+        written.append(&measured(1, 1, 0)).await.unwrap();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"canary\": \"podinfo/frontend\", \"edited\": \"by hand\"}\n");
+        std::fs::write(&path, text).unwrap();
+        let journal = FileJournal::open(&path).unwrap();
+        journal.append(&measured(1, 2, 10)).await.unwrap();
+        assert_eq!(
+            weights(
+                &journal
+                    .earlier_steps("podinfo/frontend", 1, 3)
+                    .await
+                    .unwrap()
+            ),
+            [0, 10]
+        );
+    }
+
     #[tokio::test]
     async fn a_step_judged_again_replaces_its_entry_even_across_reopens() {
         let dir = tempfile::tempdir().unwrap();

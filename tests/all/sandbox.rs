@@ -57,6 +57,28 @@ fn an_infinite_loop_hits_the_wall_clock_deadline() {
 }
 
 #[test]
+fn a_guest_hoarding_the_earlier_steps_it_asks_for_is_stopped_by_its_bounds() {
+    let runtime = common::runtime();
+    let mut input = attack("earlier-steps-flood");
+    input.earlier_steps = (0..20)
+        .map(|step| warbler_guest_sdk::EarlierStep {
+            iteration: step,
+            canary_weight: 10,
+            at_ms: input.now_ms - i64::from(20 - step) * 60_000,
+            metrics: input.metrics.clone(),
+        })
+        .collect();
+    let err = contain(&runtime, &input);
+    assert!(
+        matches!(
+            err,
+            EvalError::MemoryLimit { .. } | EvalError::CpuBudgetExhausted { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_memory_bomb_hits_the_memory_cap() {
     let runtime = common::runtime_with(RuntimeConfig {
         memory_limit: 16 << 20,

@@ -47,6 +47,9 @@ enum Attack {
     /// judgement which earlier steps the host gave (their weights and
     /// times): not an attack, a witness of `run.earlier-steps`.
     EarlierSteps,
+    /// Ask the host for the earlier steps over and over, keeping every
+    /// answer: the import must not be a way around the guest's bounds.
+    EarlierStepsFlood,
 }
 
 impl Policy for Hostile {
@@ -113,6 +116,7 @@ impl Policy for Hostile {
                 0 => Verdict::advance(40),
                 weight => Verdict::advance(weight / 2),
             }),
+            Attack::EarlierStepsFlood => earlier_steps_flood(),
             Attack::LogFlood => {
                 for i in 0..100_000 {
                     warbler_guest_sdk::log::info(&format!("flood line {i}"));
@@ -167,6 +171,23 @@ fn open_socket() -> Result<Verdict, PolicyError> {
         Ok(_) => Ok(Verdict::promote()),
         Err(err) => denied(err),
     }
+}
+
+/// Hoards the host's answers to `run.earlier-steps` until a bound stops it.
+#[cfg(target_arch = "wasm32")]
+fn earlier_steps_flood() -> Result<Verdict, PolicyError> {
+    let mut hoard = Vec::new();
+    loop {
+        hoard.push(warbler_guest_sdk::__component::bindings::warbler::policy::run::earlier_steps());
+        std::hint::black_box(&hoard);
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn earlier_steps_flood() -> Result<Verdict, PolicyError> {
+    Err(PolicyError::Internal(
+        "the host's imports are only attacked from wasm".to_owned(),
+    ))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
